@@ -1,0 +1,81 @@
+"""``DTLSServer``: turns UDP peers from a ``UDPServer`` into server-side DTLS peers.
+
+It holds the server's OpenSSL context and the HelloVerifyRequest cookie secret. A
+client first gets a stateless HelloVerifyRequest (that ``take_connection`` returns a
+peer in ``STATUS_ERROR``, as in the engine); its retry, carrying the cookie, arrives as
+a new UDP peer and becomes a peer in ``STATUS_HANDSHAKING``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Optional
+
+from OpenSSL import SSL
+
+from .connection import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU
+from .context import ContextError, server_context
+from .cookies import CookieJar
+from .dtls_peer import PacketPeerDTLS
+from .errors import Error
+from .log import logger
+from .tls_options import TLSOptions
+from .transport import is_transport
+
+__all__ = ["DTLSServer"]
+
+
+class DTLSServer:
+    """Godot 4's ``DTLSServer``: ``setup(TLSOptions.server(...))`` then ``take_connection``."""
+
+    def __init__(
+        self,
+        *,
+        mtu: int = DEFAULT_MTU,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        cookie_rotation: float = 300.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.mtu = mtu
+        self.handshake_timeout = handshake_timeout
+        self._clock = clock
+        self._cookies = CookieJar(rotate_every=cookie_rotation)
+        self._context: Optional[SSL.Context] = None
+        self._initialised = False
+
+    def setup(self, server_options: TLSOptions) -> Error:
+        """Configure the server. Unlike the engine, a key that does not match the
+        certificate (or a missing one) is refused here, not per connection later."""
+        if not isinstance(server_options, TLSOptions) or not server_options.is_server():
+            logger.error("DTLSServer.setup needs options made by TLSOptions.server()")
+            return Error.ERR_INVALID_PARAMETER
+        if self._initialised:
+            logger.error("DTLSServer.setup: the server is already set up")
+            return Error.ERR_ALREADY_IN_USE
+        try:
+            self._context = server_context(server_options, self._cookies)
+        except ContextError as exc:
+            logger.error("DTLSServer.setup: %s", exc)
+            return Error.ERR_INVALID_PARAMETER
+        self._initialised = True
+        return Error.OK
+
+    def take_connection(self, udp_peer: Any) -> Optional[PacketPeerDTLS]:
+        """A new server-side peer for a UDP peer taken from ``UDPServer``.
+
+        Returns None when the server was never set up or ``udp_peer`` is missing;
+        otherwise always a peer, in ``STATUS_ERROR`` after a HelloVerifyRequest, in
+        ``STATUS_HANDSHAKING`` when the ClientHello carried a valid cookie, and in
+        ``STATUS_DISCONNECTED`` when the UDP peer is not connected.
+        """
+        if self._context is None:
+            logger.error("DTLSServer.take_connection: call setup() first")
+            return None
+        if not is_transport(udp_peer):
+            logger.error("DTLSServer.take_connection needs a PacketPeerUDP")
+            return None
+        peer = PacketPeerDTLS(
+            mtu=self.mtu, handshake_timeout=self.handshake_timeout, clock=self._clock
+        )
+        peer._accept(udp_peer, self._context)
+        return peer

@@ -1,0 +1,100 @@
+"""DTLS record framing: finding record boundaries and packing records into datagrams.
+
+A pyOpenSSL memory BIO is a byte stream: everything OpenSSL writes for one flight
+(or for several application writes) comes out concatenated. On UDP each datagram must
+hold whole records, so the output is split on the 13-byte DTLS record header
+(content type, version, epoch, 48-bit sequence number, length) and packed greedily
+into datagrams no larger than the MTU. A record is never split across datagrams; a
+record larger than the MTU (a big application packet) travels alone in its own
+datagram, as the engine does.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+__all__ = [
+    "CONTENT_ALERT",
+    "CONTENT_APPLICATION_DATA",
+    "CONTENT_CHANGE_CIPHER_SPEC",
+    "CONTENT_HANDSHAKE",
+    "MAX_DATAGRAM_SIZE",
+    "MAX_PLAINTEXT_SIZE",
+    "RECORD_HEADER_SIZE",
+    "is_client_hello",
+    "pack_datagrams",
+]
+
+CONTENT_CHANGE_CIPHER_SPEC = 20
+CONTENT_ALERT = 21
+CONTENT_HANDSHAKE = 22
+CONTENT_APPLICATION_DATA = 23
+
+HANDSHAKE_CLIENT_HELLO = 1
+
+RECORD_HEADER_SIZE = 13
+#: Largest application payload of one record (RFC 6347 / TLS 1.2 plaintext limit).
+MAX_PLAINTEXT_SIZE = 16384
+#: Largest inbound datagram worth handing to OpenSSL: one maximal record with the
+#: largest ciphertext expansion TLS 1.2 allows (2048 bytes). Anything bigger cannot be
+#: valid DTLS and is dropped before it reaches the TLS engine.
+MAX_DATAGRAM_SIZE = RECORD_HEADER_SIZE + MAX_PLAINTEXT_SIZE + 2048
+
+
+def _record_ends(stream: bytes) -> List[int]:
+    """Offsets just past each complete record in ``stream``.
+
+    Trailing bytes that do not form a whole record (which OpenSSL never writes) are
+    left out, so they cannot leak into a datagram as a broken record.
+    """
+    ends: List[int] = []
+    offset = 0
+    total = len(stream)
+    while offset + RECORD_HEADER_SIZE <= total:
+        end = offset + RECORD_HEADER_SIZE + ((stream[offset + 11] << 8) | stream[offset + 12])
+        if end > total:
+            break
+        ends.append(end)
+        offset = end
+    return ends
+
+
+def pack_datagrams(stream: bytes, mtu: int) -> List[bytes]:
+    """Split concatenated records into datagrams of whole records, each ≤ ``mtu``.
+
+    Consecutive records are joined while they fit; because they are contiguous in
+    ``stream`` each datagram is a single slice, with no joining of pieces.
+    """
+    if len(stream) <= mtu:
+        # The common case (one application record, a small flight): no parsing needed
+        # beyond making sure the stream ends on a record boundary.
+        ends = _record_ends(stream)
+        if ends and ends[-1] == len(stream):
+            return [stream]
+        return [stream[: ends[-1]]] if ends else []
+    datagrams: List[bytes] = []
+    start = 0
+    previous_end = 0
+    for end in _record_ends(stream):
+        if end - start > mtu and previous_end > start:
+            datagrams.append(stream[start:previous_end])
+            start = previous_end
+        previous_end = end
+    if previous_end > start:
+        datagrams.append(stream[start:previous_end])
+    return datagrams
+
+
+def is_client_hello(datagram: bytes) -> bool:
+    """True when the datagram starts with an epoch-0 handshake record holding a ClientHello.
+
+    Used on the server side to recognise a client that reconnects from the same
+    address and port while its old connection is still established.
+    """
+    return (
+        len(datagram) > RECORD_HEADER_SIZE
+        and datagram[0] == CONTENT_HANDSHAKE
+        and datagram[3] == 0
+        and datagram[4] == 0
+        and datagram[RECORD_HEADER_SIZE] == HANDSHAKE_CLIENT_HELLO
+    )
