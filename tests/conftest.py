@@ -39,7 +39,9 @@ class TestPKI:
         return CryptoKey.from_pem(self.server_cert.private_key_pem.bytes())
 
     def server_chain(self) -> X509Certificate:
-        return X509Certificate.from_pem(b"".join(p.bytes() for p in self.server_cert.cert_chain_pems))
+        return X509Certificate.from_pem(
+            b"".join(p.bytes() for p in self.server_cert.cert_chain_pems)
+        )
 
     def server_options(self) -> TLSOptions:
         return TLSOptions.server(self.server_key(), self.server_chain())

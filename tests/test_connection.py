@@ -6,7 +6,6 @@ import time
 from typing import Callable, List, Optional
 
 import pytest
-from memory_link import MemoryLink
 
 from godot_dtls import TLSOptions
 from godot_dtls.connection import ConnectionState, DTLSConnection, InvalidStateError
@@ -21,6 +20,7 @@ from godot_dtls.events import (
 )
 from godot_dtls.records import MAX_PLAINTEXT_SIZE, RECORD_HEADER_SIZE
 from godot_dtls.verification import CertificateVerifier
+from memory_link import MemoryLink
 
 SERVER_ADDRESS = ("127.0.0.1", 40000)
 
@@ -49,7 +49,9 @@ def events_of(connection: DTLSConnection) -> list:
 def server_factory(pki) -> Callable[..., Callable[[], DTLSConnection]]:
     jar = CookieJar()
 
-    def factory(mtu: int = 1400, options: Optional[TLSOptions] = None) -> Callable[[], DTLSConnection]:
+    def factory(
+        mtu: int = 1400, options: Optional[TLSOptions] = None
+    ) -> Callable[[], DTLSConnection]:
         context = server_context(options or pki.server_options(), jar)
         return lambda: DTLSConnection(
             context, is_client=False, peer_address=SERVER_ADDRESS, mtu=mtu
@@ -58,8 +60,9 @@ def server_factory(pki) -> Callable[..., Callable[[], DTLSConnection]]:
     return factory
 
 
-def new_client(options: TLSOptions, name: Optional[str] = "localhost", mtu: int = 1400,
-               timeout: float = 123.0) -> DTLSConnection:
+def new_client(
+    options: TLSOptions, name: Optional[str] = "localhost", mtu: int = 1400, timeout: float = 123.0
+) -> DTLSConnection:
     verifier = None
     if not options.is_unsafe_client():
         verifier = CertificateVerifier(options.get_common_name_override() or name)

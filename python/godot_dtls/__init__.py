@@ -11,6 +11,7 @@ from .errors import Error
 from .packet_peer import PacketPeer
 from .status import Status
 from .tls_options import TLSOptions
+from .udp import PacketPeerUDP, UDPServer
 
 __all__ = [
     "CryptoKey",
@@ -18,14 +19,9 @@ __all__ = [
     "Error",
     "PacketPeer",
     "PacketPeerDTLS",
+    "PacketPeerUDP",
     "Status",
     "TLSOptions",
+    "UDPServer",
     "X509Certificate",
 ]
-
-try:  # the socket-backed UDP classes
-    from .udp import PacketPeerUDP, UDPServer  # noqa: F401
-except ImportError:  # pragma: no cover
-    pass
-else:
-    __all__ += ["PacketPeerUDP", "UDPServer"]

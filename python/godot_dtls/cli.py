@@ -6,7 +6,6 @@ import argparse
 import logging
 import sys
 import time
-from pathlib import Path
 from typing import List, Optional
 
 from .errors import Error
@@ -119,8 +118,6 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--timeout", type=float, default=10.0)
     connect.set_defaults(handler=_cmd_connect)
     return parser
-
-
 
 
 def main(argv: Optional[List[str]] = None) -> int:

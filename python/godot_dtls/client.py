@@ -93,8 +93,10 @@ def run_client(args: argparse.Namespace) -> int:
             got = _poll_until(
                 peer,
                 udp,
-                lambda: peer.get_status() is not Status.CONNECTED
-                or peer.get_available_packet_count() > 0,
+                lambda: (
+                    peer.get_status() is not Status.CONNECTED
+                    or peer.get_available_packet_count() > 0
+                ),
                 args.timeout,
             )
             if not got or peer.get_status() is not Status.CONNECTED:

@@ -23,6 +23,7 @@ own give-up rule never decides how long a handshake may take.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections import deque
 from dataclasses import dataclass, field
@@ -450,10 +451,8 @@ class DTLSConnection:
         self._events.append(ConnectionClosed(by_peer=True))
 
     def _send_close_notify(self) -> None:
-        try:
+        with contextlib.suppress(SSL.Error):
             self._ssl.shutdown()
-        except SSL.Error:
-            pass
 
     def _fail_from_tls_error(self, exc: SSL.Error) -> None:
         failure = self.verifier.failure if self.verifier is not None else None

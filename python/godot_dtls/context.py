@@ -105,9 +105,7 @@ def _trust_store_from_chain(context: SSL.Context, options: TLSOptions) -> None:
     store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
 
 
-_client_contexts: "weakref.WeakKeyDictionary[TLSOptions, SSL.Context]" = (
-    weakref.WeakKeyDictionary()
-)
+_client_contexts: weakref.WeakKeyDictionary[TLSOptions, SSL.Context] = weakref.WeakKeyDictionary()
 
 
 def client_context(options: TLSOptions) -> SSL.Context:
@@ -128,7 +126,6 @@ def client_context(options: TLSOptions) -> SSL.Context:
         raise ContextError(f"cannot load the trusted certificates: {exc}") from exc
     _client_contexts[options] = context
     return context
-
 
 
 def server_context(options: TLSOptions, cookies: CookieJar) -> SSL.Context:
@@ -169,4 +166,3 @@ def server_context(options: TLSOptions, cookies: CookieJar) -> SSL.Context:
     context.set_cookie_generate_callback(generate_cookie)
     context.set_cookie_verify_callback(verify_cookie)
     return context
-

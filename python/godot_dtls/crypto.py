@@ -114,9 +114,7 @@ class X509Certificate:
 class CryptoKey:
     """A private key (or only a public key, when loaded with ``public_only``)."""
 
-    def __init__(
-        self, key: Optional[Union[PrivateKeyTypes, PublicKeyTypes]] = None
-    ) -> None:
+    def __init__(self, key: Optional[Union[PrivateKeyTypes, PublicKeyTypes]] = None) -> None:
         self._key = key
 
     @classmethod

@@ -9,7 +9,7 @@ clean close_notify.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, Optional, TextIO
+from typing import Any, Callable, List, TextIO
 
 from .dtls_peer import PacketPeerDTLS
 from .echo import EchoServer, wait_readable
@@ -64,8 +64,9 @@ def _receive(
     server: EchoServer, client: PacketPeerDTLS, client_udp: PacketPeerUDP, timeout: float
 ) -> None:
     _run_until(
-        lambda: client.get_status() is not Status.CONNECTED
-        or client.get_available_packet_count() > 0,
+        lambda: (
+            client.get_status() is not Status.CONNECTED or client.get_available_packet_count() > 0
+        ),
         server,
         client,
         client_udp,
@@ -114,7 +115,11 @@ def run_demo(
             raise DemoError(f"connect_to_peer returned {error.name}")
         _run_until(
             lambda: client.get_status() is not Status.HANDSHAKING,
-            server, client, udp, timeout, "the handshake",
+            server,
+            client,
+            udp,
+            timeout,
+            "the handshake",
         )
         if client.get_status() is not Status.CONNECTED:
             raise DemoError(f"handshake failed: {client.get_last_error_message()}")
@@ -156,11 +161,15 @@ def run_demo(
                 if client.get_packet() != payload:
                     raise DemoError("echo burst packet differs")
             elapsed = time.perf_counter() - started
-            say(f"echo rate: {burst} packets of 64 B one at a time in {elapsed:.2f} s "
-                f"= {burst / elapsed:.0f} round trips/s")
+            say(
+                f"echo rate: {burst} packets of 64 B one at a time in {elapsed:.2f} s "
+                f"= {burst / elapsed:.0f} round trips/s"
+            )
 
         client.disconnect_from_peer()
-        _run_until(lambda: not server.peers, server, client, udp, timeout, "the server to see the close")
+        _run_until(
+            lambda: not server.peers, server, client, udp, timeout, "the server to see the close"
+        )
         say(f"closed: server echoed {server.packets_echoed} packets, {server.bytes_echoed} bytes")
         return 0
     except DemoError as exc:
@@ -170,4 +179,3 @@ def run_demo(
         client.disconnect_from_peer()
         udp.close()
         server.stop()
-

@@ -334,7 +334,7 @@ class PacketPeerDTLS(PacketPeer):
         connection = self._connection
         return connection is not None and connection.packet_count() > 0
 
-    def _read_transport(self, transport: Any) -> "Optional[list]":
+    def _read_transport(self, transport: Any) -> Optional[list]:
         count = transport.get_available_packet_count()
         if count < 0:
             return None

@@ -97,8 +97,7 @@ class EchoServer:
             status = peer.get_status()
             if status is Status.CONNECTED:
                 while (
-                    peer.get_status() is Status.CONNECTED
-                    and peer.get_available_packet_count() > 0
+                    peer.get_status() is Status.CONNECTED and peer.get_available_packet_count() > 0
                 ):
                     packet = peer.get_packet()
                     if peer.put_packet(packet) == Error.OK:

@@ -28,7 +28,9 @@ _DEFAULT_ISSUER = "CN=myserver,O=myorganisation,C=IT"
 def _godot_time(text: str) -> Optional[datetime.datetime]:
     """Parse the engine's ``YYYYMMDDhhmmss`` validity strings (UTC)."""
     try:
-        return datetime.datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=datetime.timezone.utc)
+        return datetime.datetime.strptime(text, "%Y%m%d%H%M%S").replace(
+            tzinfo=datetime.timezone.utc
+        )
     except ValueError:
         return None
 

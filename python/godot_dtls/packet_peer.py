@@ -21,7 +21,7 @@ _MIN_ENCODE_BUFFER_MAX_SIZE = 1024
 _MAX_ENCODE_BUFFER_MAX_SIZE = 256 * 1024 * 1024
 
 
-def as_bytes(buffer: Any) -> "bytes | None":
+def as_bytes(buffer: Any) -> bytes | None:
     """``buffer`` as ``bytes`` if it is bytes-like, else None (the caller reports it)."""
     if isinstance(buffer, bytes):
         return buffer
@@ -54,7 +54,9 @@ class PacketPeer:
         """Send one packet. An empty buffer is OK without touching the implementation."""
         data = as_bytes(buffer)
         if data is None:
-            logger.error("put_packet expects a PackedByteArray (bytes), got %s", type(buffer).__name__)
+            logger.error(
+                "put_packet expects a PackedByteArray (bytes), got %s", type(buffer).__name__
+            )
             return Error.ERR_INVALID_PARAMETER
         if not data:
             return Error.OK

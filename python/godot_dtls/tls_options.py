@@ -37,7 +37,9 @@ class TLSOptions:
     )
 
     def __init__(self) -> None:
-        raise TypeError("TLSOptions is abstract: use TLSOptions.client(), client_unsafe() or server()")
+        raise TypeError(
+            "TLSOptions is abstract: use TLSOptions.client(), client_unsafe() or server()"
+        )
 
     @classmethod
     def _make(

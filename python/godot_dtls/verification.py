@@ -167,12 +167,11 @@ class CertificateVerifier:
             return False
         # OpenSSL reports the leaf (depth 0) as verified last, after every chain check,
         # so reaching it with ok=1 means the chain is trusted: only the name is left.
-        if depth == 0 and self.expected_name is not None:
-            if not name_matches(cert, self.expected_name):
-                self.failure = VerificationFailure(
-                    FailureKind.HOSTNAME_MISMATCH,
-                    f"certificate name mismatch: '{self.expected_name}' is not a name of "
-                    f"{_subject_text(cert)}",
-                )
-                return False
+        name = self.expected_name
+        if depth == 0 and name is not None and not name_matches(cert, name):
+            self.failure = VerificationFailure(
+                FailureKind.HOSTNAME_MISMATCH,
+                f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
+            )
+            return False
         return True
