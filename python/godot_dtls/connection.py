@@ -27,7 +27,7 @@ import contextlib
 import enum
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Deque, List, Optional, Tuple
+from typing import Callable, Deque, List, Optional, Tuple
 
 from OpenSSL import SSL
 
@@ -44,6 +44,8 @@ from .verification import CertificateVerifier, FailureKind
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
+    "DEFAULT_MAX_QUEUED_BYTES",
+    "DEFAULT_MAX_QUEUED_PACKETS",
     "DEFAULT_MTU",
     "ConnectionState",
     "ConnectionStats",
@@ -56,6 +58,10 @@ __all__ = [
 DEFAULT_MTU = 1400
 #: The engine's mbedTLS gives up at the first expiry after 1+2+4+8+16+32+60 s.
 DEFAULT_HANDSHAKE_TIMEOUT = 123.0
+#: Received application packets kept until the application reads them. Beyond either
+#: bound the newest packet is dropped and counted, as a full UDP ring buffer does.
+DEFAULT_MAX_QUEUED_PACKETS = 1024
+DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024
 
 # Reading the write BIO in chunks below glibc's mmap threshold keeps each read cheap;
 # one chunk holds any single record, so the common case needs exactly one read.
@@ -122,6 +128,7 @@ class ConnectionStats:
     datagrams_dropped_oversize: int = 0
     datagrams_dropped_empty: int = 0
     packets_received: int = 0
+    packets_dropped_queue_full: int = 0
     packets_sent: int = 0
     retransmissions: int = 0
     alerts_sent: List[str] = field(default_factory=list)
@@ -164,6 +171,9 @@ class DTLSConnection:
         peer_address: Tuple[str, int] = ("", 0),
         mtu: int = DEFAULT_MTU,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        max_queued_packets: int = DEFAULT_MAX_QUEUED_PACKETS,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+        admit_handshake: Optional[Callable[[], bool]] = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("the MTU must be at least 256 bytes")
@@ -176,6 +186,11 @@ class DTLSConnection:
         self.now = 0.0
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
+        self.max_queued_packets = max_queued_packets
+        self.max_queued_bytes = max_queued_bytes
+        #: Server side: asked once a ClientHello carries a valid cookie, before any
+        #: expensive work; False refuses the handshake (see DTLSServer.max_handshakes).
+        self.admit_handshake = admit_handshake
         self.stats = ConnectionStats()
 
         self._context = context
@@ -195,6 +210,7 @@ class DTLSConnection:
         self._fatal_alert_received: Optional[str] = None
         self._outgoing: List[bytes] = []
         self._packets: Deque[bytes] = deque()
+        self._queued_bytes = 0
         self._events: Deque[Event] = deque()
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
@@ -235,7 +251,11 @@ class DTLSConnection:
 
     def next_packet(self) -> Optional[bytes]:
         """The next application packet received, or None."""
-        return self._packets.popleft() if self._packets else None
+        if not self._packets:
+            return None
+        packet = self._packets.popleft()
+        self._queued_bytes -= len(packet)
+        return packet
 
     def next_event(self) -> Optional[Event]:
         """The next state-change event, or None."""
@@ -380,6 +400,10 @@ class DTLSConnection:
         except SSL.Error:
             return  # garbage before any handshake: dropped, as OpenSSL already did
         self._awaiting_cookie = False
+        admit = self.admit_handshake
+        if admit is not None and not admit():
+            self._fail(FailureReason.REFUSED, "too many handshakes in progress")
+            return
         self._handshake_step()
 
     def _client_hello_while_connected(self, data: bytes) -> None:
@@ -427,6 +451,7 @@ class DTLSConnection:
         ssl = self._ssl
         packets = self._packets
         received = 0
+        stats = self.stats
         while True:
             try:
                 data = ssl.recv(MAX_PLAINTEXT_SIZE)
@@ -439,9 +464,17 @@ class DTLSConnection:
                 self._fail_from_tls_error(exc)
                 break
             if data:
+                size = len(data)
+                if (
+                    len(packets) >= self.max_queued_packets
+                    or self._queued_bytes + size > self.max_queued_bytes
+                ):
+                    stats.packets_dropped_queue_full += 1
+                    continue
                 packets.append(data)
+                self._queued_bytes += size
                 received += 1
-        self.stats.packets_received += received
+        stats.packets_received += received
 
     def _closed_by_peer(self) -> None:
         # The engine answers a peer's close_notify with its own before going away.

@@ -20,6 +20,8 @@ from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
 from .connection import (
     DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_MAX_QUEUED_BYTES,
+    DEFAULT_MAX_QUEUED_PACKETS,
     DEFAULT_MTU,
     ConnectionState,
     DTLSConnection,
@@ -51,6 +53,7 @@ MAX_DATAGRAMS_PER_POLL = 1024
 MAX_UNSENT_DATAGRAMS = 256
 
 _LIVE = (Status.HANDSHAKING, Status.CONNECTED)
+_RELEASES_ADDRESS = (FailureReason.CLIENT_RECONNECTED, FailureReason.REFUSED)
 _default_client_options: Optional[TLSOptions] = None
 
 
@@ -91,6 +94,9 @@ class PacketPeerDTLS(PacketPeer):
         super().__init__()
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
+        #: Bounds of the queue of received packets not yet read (newest dropped beyond).
+        self.max_queued_packets = DEFAULT_MAX_QUEUED_PACKETS
+        self.max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES
         #: Called with the new :class:`Status` on every status change.
         self.status_changed: Optional[Callable[[Status], None]] = None
         self._clock = clock
@@ -142,6 +148,8 @@ class PacketPeerDTLS(PacketPeer):
                 verifier=verifier,
                 mtu=self.mtu,
                 handshake_timeout=self.handshake_timeout,
+                max_queued_packets=self.max_queued_packets,
+                max_queued_bytes=self.max_queued_bytes,
             )
         except (ValueError, UnicodeError) as exc:
             return self._refuse(Error.ERR_INVALID_PARAMETER, f"cannot start the handshake: {exc}")
@@ -270,7 +278,9 @@ class PacketPeerDTLS(PacketPeer):
 
     # ------------------------------------------------------------------ server side
 
-    def _accept(self, transport: Any, context: Any) -> None:
+    def _accept(
+        self, transport: Any, context: Any, admit: Optional[Callable[[], bool]] = None
+    ) -> None:
         """Server side: take over a UDP peer handed out by ``UDPServer`` (see DTLSServer)."""
         if not transport.is_socket_connected():
             logger.error("take_connection: the UDP peer is not connected")
@@ -290,6 +300,9 @@ class PacketPeerDTLS(PacketPeer):
             peer_address=address,
             mtu=self.mtu,
             handshake_timeout=self.handshake_timeout,
+            max_queued_packets=self.max_queued_packets,
+            max_queued_bytes=self.max_queued_bytes,
+            admit_handshake=admit,
         )
         self._begin(transport, connection)
         connection.start(now)
@@ -430,7 +443,8 @@ class PacketPeerDTLS(PacketPeer):
             elif isinstance(event, ConnectionFailed):
                 self._last_message = event.message
                 logger.error("DTLS connection failed: %s", event.message)
-                if event.reason is FailureReason.CLIENT_RECONNECTED:
+                if event.reason in _RELEASES_ADDRESS:
+                    # Server side: let the client's next datagram become a new connection.
                     self._release_transport()
                 self._finish(
                     Status.ERROR_HOSTNAME_MISMATCH

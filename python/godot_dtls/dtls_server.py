@@ -9,6 +9,7 @@ a new UDP peer and becomes a peer in ``STATUS_HANDSHAKING``.
 from __future__ import annotations
 
 import time
+import weakref
 from typing import Any, Callable, Optional
 
 from OpenSSL import SSL
@@ -19,10 +20,14 @@ from .cookies import CookieJar
 from .dtls_peer import PacketPeerDTLS
 from .errors import Error
 from .log import logger
+from .status import Status
 from .tls_options import TLSOptions
 from .transport import is_transport
 
-__all__ = ["DTLSServer"]
+__all__ = ["DEFAULT_MAX_HANDSHAKES", "DTLSServer"]
+
+#: Default cap on concurrent handshakes past the cookie exchange, per server.
+DEFAULT_MAX_HANDSHAKES = 256
 
 
 class DTLSServer:
@@ -34,10 +39,15 @@ class DTLSServer:
         mtu: int = DEFAULT_MTU,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         cookie_rotation: float = 300.0,
+        max_handshakes: int = DEFAULT_MAX_HANDSHAKES,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
+        #: Handshakes (past the cookie exchange) allowed at once; more are refused
+        #: silently, and the client's retransmission tries again later.
+        self.max_handshakes = max_handshakes
+        self._handshaking: weakref.WeakSet[PacketPeerDTLS] = weakref.WeakSet()
         self._clock = clock
         self._cookies = CookieJar(rotate_every=cookie_rotation)
         self._context: Optional[SSL.Context] = None
@@ -77,5 +87,17 @@ class DTLSServer:
         peer = PacketPeerDTLS(
             mtu=self.mtu, handshake_timeout=self.handshake_timeout, clock=self._clock
         )
-        peer._accept(udp_peer, self._context)
+        peer._accept(udp_peer, self._context, self._admit_handshake)
+        if peer.get_status() is Status.HANDSHAKING:
+            self._handshaking.add(peer)
         return peer
+
+    def _admit_handshake(self) -> bool:
+        """May one more handshake start? Counts the live ones (cheap: bounded set)."""
+        live = [p for p in self._handshaking if p.get_status() is Status.HANDSHAKING]
+        if len(live) != len(self._handshaking):
+            self._handshaking = weakref.WeakSet(live)
+        if len(live) >= self.max_handshakes:
+            logger.warning("DTLSServer: %d handshakes in progress, refusing another", len(live))
+            return False
+        return True

@@ -29,6 +29,7 @@ class FailureReason(enum.Enum):
     ALERT_RECEIVED = "alert_received"  # the peer sent a fatal alert
     PROTOCOL = "protocol"  # a local protocol or TLS library error
     CLIENT_RECONNECTED = "client_reconnected"  # server side: same address started anew
+    REFUSED = "refused"  # server side: too many handshakes in progress
 
 
 class Event:
