@@ -82,6 +82,12 @@ def _cmd_connect(args: argparse.Namespace) -> int:
     return run_client(args)
 
 
+def _cmd_pin(args: argparse.Namespace) -> int:
+    from .pinning import run_pin
+
+    return run_pin(args.target, sys.stdout, args.hostname)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="godot-dtls",
@@ -117,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
     connect.add_argument("--var", action="store_true", help="send with put_var, read get_var")
     connect.add_argument("--timeout", type=float, default=10.0)
     connect.set_defaults(handler=_cmd_connect)
+
+    pin = commands.add_parser("pin", help="print SPKI SHA-256 pins of a cert file or server")
+    pin.add_argument("target", help="PEM certificate file, or HOST:PORT of a DTLS server")
+    pin.add_argument("--hostname", default="", help="SNI name to send to a server")
+    pin.set_defaults(handler=_cmd_pin)
     return parser
 
 

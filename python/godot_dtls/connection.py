@@ -27,9 +27,10 @@ import contextlib
 import enum
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, List, Optional, Tuple
+from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 from OpenSSL import SSL
+from OpenSSL._util import lib as _lib  # SSL_session_reused, which pyOpenSSL does not wrap
 
 from .events import (
     ConnectionClosed,
@@ -101,9 +102,24 @@ _ALERT_NAMES = {
 }
 
 
+_FAILURE_REASONS = {
+    FailureKind.CHAIN: FailureReason.CERTIFICATE,
+    FailureKind.HOSTNAME_MISMATCH: FailureReason.HOSTNAME_MISMATCH,
+    FailureKind.PIN_MISMATCH: FailureReason.PIN_MISMATCH,
+}
+
+
 def alert_name(description: int) -> str:
     """The RFC name of a TLS alert description number."""
     return _ALERT_NAMES.get(description, f"alert {description}")
+
+
+def _sni_bytes(name: str) -> bytes:
+    """The server name as sent in SNI: IDNA for international names, else as is."""
+    try:
+        return name.encode("idna")
+    except UnicodeError:
+        return name.encode("utf-8")
 
 
 class ConnectionState(enum.Enum):
@@ -174,6 +190,7 @@ class DTLSConnection:
         max_queued_packets: int = DEFAULT_MAX_QUEUED_PACKETS,
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         admit_handshake: Optional[Callable[[], bool]] = None,
+        session: Optional[SSL.Session] = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("the MTU must be at least 256 bytes")
@@ -198,7 +215,9 @@ class DTLSConnection:
         if is_client:
             self._ssl.set_connect_state()
             if server_name:
-                self._ssl.set_tlsext_host_name(server_name.encode("idna"))
+                self._ssl.set_tlsext_host_name(_sni_bytes(server_name))
+            if session is not None:
+                self._ssl.set_session(session)
         else:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
@@ -237,6 +256,31 @@ class DTLSConnection:
     def ssl(self) -> SSL.Connection:
         """The underlying pyOpenSSL connection (for inspection: cipher, certificates)."""
         return self._ssl
+
+    @property
+    def session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session (abbreviated handshake)."""
+        return bool(_lib.SSL_session_reused(self._ssl._ssl))
+
+    @property
+    def alpn_protocol(self) -> str:
+        """The ALPN protocol agreed on ("" when none)."""
+        protocol = self._ssl.get_alpn_proto_negotiated()
+        return protocol.decode("utf-8", "replace") if protocol else ""
+
+    def negotiated(self) -> Dict[str, object]:
+        """Version, cipher, key-exchange group, ALPN and resumption of the handshake."""
+        ssl = self._ssl
+        group = None
+        with contextlib.suppress(AttributeError, SSL.Error):
+            group = ssl.get_group_name()
+        return {
+            "version": ssl.get_protocol_version_name(),
+            "cipher": ssl.get_cipher_name(),
+            "group": group,
+            "alpn": self.alpn_protocol,
+            "session_resumed": self.session_reused,
+        }
 
     def get_timer(self) -> Optional[float]:
         """When :meth:`handle_timer` should next run, on the caller's clock (or None)."""
@@ -490,12 +534,7 @@ class DTLSConnection:
     def _fail_from_tls_error(self, exc: SSL.Error) -> None:
         failure = self.verifier.failure if self.verifier is not None else None
         if failure is not None:
-            reason = (
-                FailureReason.HOSTNAME_MISMATCH
-                if failure.kind is FailureKind.HOSTNAME_MISMATCH
-                else FailureReason.CERTIFICATE
-            )
-            self._fail(reason, failure.message)
+            self._fail(_FAILURE_REASONS[failure.kind], failure.message)
         elif self._fatal_alert_received is not None:
             self._fail(
                 FailureReason.ALERT_RECEIVED,

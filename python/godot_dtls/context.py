@@ -11,14 +11,16 @@ parsed once however many peers connect with the same options.
 
 from __future__ import annotations
 
+import os
 import weakref
-from typing import Any
+from typing import Any, Callable, Dict, List, Optional
 
 import certifi
 from OpenSSL import SSL, crypto
 
 from .cookies import CookieJar
 from .log import logger
+from .psk import PSK_CIPHER_LIST, install_client_psk, install_server_psk, psk_supported
 from .tls_options import TLSMode, TLSOptions
 
 __all__ = [
@@ -81,28 +83,77 @@ def _info_callback(connection: SSL.Connection, where: int, ret: int) -> None:
         observer(where, ret)
 
 
-def _new_context() -> SSL.Context:
+def _new_context(cipher_list: bytes = CIPHER_LIST, tickets: bool = False) -> SSL.Context:
     context = SSL.Context(SSL.DTLS_METHOD)
     context.set_min_proto_version(DTLS1_2_VERSION)
     context.set_max_proto_version(DTLS1_2_VERSION)
-    context.set_options(_BASE_OPTIONS)
-    context.set_cipher_list(CIPHER_LIST)
+    context.set_options(_BASE_OPTIONS if not tickets else _BASE_OPTIONS & ~SSL.OP_NO_TICKET)
+    context.set_cipher_list(cipher_list)
     context.set_info_callback(_info_callback)
     return context
 
 
-def _trust_store_from_chain(context: SSL.Context, options: TLSOptions) -> None:
-    chain = options.get_trusted_ca_chain()
-    if chain is None:
-        context.load_verify_locations(certifi.where())
+def _key_log_path(options: TLSOptions) -> Optional[str]:
+    """Where to write NSS key log lines: the option, else ``SSLKEYLOGFILE``, else nowhere."""
+    return options.extensions.key_log_file or os.environ.get("SSLKEYLOGFILE") or None
+
+
+def _enable_key_log(context: SSL.Context, path: Optional[str]) -> None:
+    """Write the session secrets in NSS key log format, so Wireshark can decrypt a capture.
+
+    Only ever enabled on request: the file lets anyone holding it read the traffic.
+    """
+    if not path:
         return
+
+    def write_line(connection: SSL.Connection, line: bytes) -> None:
+        try:
+            with open(path, "ab") as handle:
+                handle.write(line + b"\n")
+        except OSError as exc:
+            logger.error("cannot write the key log file %s: %s", path, exc)
+
+    context.set_keylog_callback(write_line)
+
+
+def _install_trust(context: SSL.Context, options: TLSOptions) -> None:
+    chain = options.get_trusted_ca_chain()
     store = context.get_cert_store()
     assert store is not None
-    for certificate in chain.certificates:
-        store.add_cert(crypto.X509.from_cryptography(certificate))
-    # mbedTLS trusts every certificate of its CA chain as an anchor, including an
-    # intermediate or a self-signed leaf; PARTIAL_CHAIN gives OpenSSL the same rule.
-    store.set_flags(crypto.X509StoreFlags.PARTIAL_CHAIN)
+    if chain is None:
+        context.load_verify_locations(certifi.where())
+    else:
+        for certificate in chain.certificates:
+            store.add_cert(crypto.X509.from_cryptography(certificate))
+    flags = 0
+    if chain is not None:
+        # mbedTLS trusts every certificate of its CA chain as an anchor, including an
+        # intermediate or a self-signed leaf; PARTIAL_CHAIN gives OpenSSL the same rule.
+        flags |= crypto.X509StoreFlags.PARTIAL_CHAIN
+    crls = options.extensions.crls
+    if crls:
+        for crl in crls:
+            store.add_crl(crl.crl)  # type: ignore[arg-type]
+        # Check the leaf and every intermediate, so a revoked CA is caught too.
+        flags |= crypto.X509StoreFlags.CRL_CHECK | crypto.X509StoreFlags.CRL_CHECK_ALL
+    if flags:
+        store.set_flags(flags)
+
+
+def _configure_client_verification(context: SSL.Context, options: TLSOptions) -> None:
+    if options.mode is TLSMode.CLIENT_PSK:
+        context.set_verify(SSL.VERIFY_NONE)
+        return
+    unsafe = options.mode is TLSMode.CLIENT_UNSAFE
+    if unsafe and options.get_trusted_ca_chain() is None:
+        if options.extensions.pinned_spki_sha256:
+            # Pin-only trust: the callback ignores the chain and checks the keys.
+            context.set_verify(SSL.VERIFY_PEER, _verify_callback)
+        else:
+            context.set_verify(SSL.VERIFY_NONE)
+        return
+    _install_trust(context, options)
+    context.set_verify(SSL.VERIFY_PEER, _verify_callback)
 
 
 _client_contexts: weakref.WeakKeyDictionary[TLSOptions, SSL.Context] = weakref.WeakKeyDictionary()
@@ -115,45 +166,104 @@ def client_context(options: TLSOptions) -> SSL.Context:
         return cached
     if options.is_server():
         raise ContextError("server options cannot be used by a client")
-    context = _new_context()
+    extensions = options.extensions
+    psk = options.mode is TLSMode.CLIENT_PSK
+    context = _new_context(
+        PSK_CIPHER_LIST if psk else CIPHER_LIST, tickets=extensions.session_resumption
+    )
     try:
-        if options.mode is TLSMode.CLIENT_UNSAFE and options.get_trusted_ca_chain() is None:
-            context.set_verify(SSL.VERIFY_NONE)
-        else:
-            _trust_store_from_chain(context, options)
-            context.set_verify(SSL.VERIFY_PEER, _verify_callback)
-    except (SSL.Error, crypto.Error, OSError) as exc:
+        _configure_client_verification(context, options)
+    except (SSL.Error, crypto.Error, OSError, TypeError, ValueError) as exc:
         raise ContextError(f"cannot load the trusted certificates: {exc}") from exc
+    if psk:
+        if not psk_supported():
+            raise ContextError("this OpenSSL binding offers no PSK callbacks")
+        install_client_psk(context, extensions.psk_identity, extensions.psk_key)
+    if extensions.alpn:
+        context.set_alpn_protos([p.encode("utf-8") for p in extensions.alpn])
+    _enable_key_log(context, _key_log_path(options))
     _client_contexts[options] = context
     return context
 
 
+def _use_identity(context: SSL.Context, key: Any, certificate: Any) -> None:
+    """Load one (key, certificate chain) pair, checking that they belong together."""
+    if key is None or key.key is None or key.is_public_only():
+        raise ContextError("the server needs a private key")
+    if certificate is None or not certificate.certificates:
+        raise ContextError("the server needs a certificate")
+    chain = certificate.certificates
+    try:
+        context.use_certificate(chain[0])
+        for extra in chain[1:]:
+            context.add_extra_chain_cert(extra)
+        context.use_privatekey(key.key)
+        context.check_privatekey()
+    except (SSL.Error, crypto.Error, TypeError, ValueError) as exc:
+        raise ContextError(f"the private key does not match the certificate: {exc}") from exc
+
+
+def _select_alpn(preferences: List[bytes]) -> Callable[[SSL.Connection, List[bytes]], Any]:
+    def select(connection: SSL.Connection, offered: List[bytes]) -> Any:
+        for protocol in preferences:
+            if protocol in offered:
+                return protocol
+        return SSL.NO_OVERLAPPING_PROTOCOLS
+
+    return select
+
+
+def _server_base(options: TLSOptions) -> SSL.Context:
+    """A server context with everything but the identity (certificate or PSK)."""
+    extensions = options.extensions
+    psk = options.mode is TLSMode.SERVER_PSK
+    context = _new_context(
+        PSK_CIPHER_LIST if psk else CIPHER_LIST, tickets=extensions.session_resumption
+    )
+    context.set_options(SSL.OP_CIPHER_SERVER_PREFERENCE)
+    if extensions.session_resumption:
+        context.set_session_id(b"godot-dtls")
+        context.set_session_cache_mode(SSL.SESS_CACHE_SERVER)
+    else:
+        context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
+    if extensions.alpn:
+        context.set_alpn_select_callback(_select_alpn([p.encode("utf-8") for p in extensions.alpn]))
+    _enable_key_log(context, _key_log_path(options))
+    return context
+
+
 def server_context(options: TLSOptions, cookies: CookieJar) -> SSL.Context:
-    """A new server context presenting the options' certificate chain.
+    """A new server context presenting the options' certificate chain (or PSK).
 
     Raises :class:`ContextError` when the key or certificate is missing or they do not
     belong together, so :meth:`DTLSServer.setup` can refuse them up front.
     """
     if not options.is_server():
         raise ContextError("options were not made by TLSOptions.server()")
-    key = options.get_private_key()
-    certificate = options.get_own_certificate()
-    if key is None or key.key is None or key.is_public_only():
-        raise ContextError("the server needs a private key")
-    if certificate is None or not certificate.certificates:
-        raise ContextError("the server needs a certificate")
-    context = _new_context()
-    context.set_options(SSL.OP_CIPHER_SERVER_PREFERENCE)
-    context.set_session_cache_mode(SSL.SESS_CACHE_OFF)
-    chain = certificate.certificates
-    try:
-        context.use_certificate(chain[0])
-        for extra in chain[1:]:
-            context.add_extra_chain_cert(extra)
-        context.use_privatekey(key.key)  # type: ignore[arg-type]
-        context.check_privatekey()
-    except (SSL.Error, crypto.Error, TypeError, ValueError) as exc:
-        raise ContextError(f"the private key does not match the certificate: {exc}") from exc
+    extensions = options.extensions
+    context = _server_base(options)
+    if options.mode is TLSMode.SERVER_PSK:
+        if not psk_supported():
+            raise ContextError("this OpenSSL binding offers no PSK callbacks")
+        assert extensions.psk_keys is not None
+        install_server_psk(context, extensions.psk_keys, extensions.psk_identity_hint)
+    else:
+        _use_identity(context, options.get_private_key(), options.get_own_certificate())
+    if extensions.sni:
+        by_name: Dict[bytes, SSL.Context] = {}
+        for name, (key, certificate) in extensions.sni.items():
+            named = _server_base(options)
+            _use_identity(named, key, certificate)
+            by_name[name.encode("idna")] = named
+
+        def choose_certificate(connection: SSL.Connection) -> None:
+            requested = connection.get_servername()
+            if requested:
+                named_context = by_name.get(requested.lower())
+                if named_context is not None:
+                    connection.set_context(named_context)
+
+        context.set_tlsext_servername_callback(choose_certificate)
 
     def generate_cookie(connection: SSL.Connection) -> bytes:
         owner = _owner(connection)

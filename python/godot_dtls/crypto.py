@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 from .errors import Error
 from .log import logger
 
-__all__ = ["CryptoKey", "X509Certificate"]
+__all__ = ["X509CRL", "CryptoKey", "X509Certificate"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
@@ -42,6 +42,16 @@ def _write_file(path: PathLike, data: bytes, what: str) -> Error:
         logger.error("Cannot save %s to file '%s': %s", what, path, exc)
         return Error.ERR_INVALID_PARAMETER
     return Error.OK
+
+
+def _text_bytes(value: object, what: str) -> Optional[bytes]:
+    """PEM text given as str or bytes-like, as bytes; None (logged) for anything else."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    logger.error("%s.load_from_string expects a String", what)
+    return None
 
 
 class X509Certificate:
@@ -72,12 +82,8 @@ class X509Certificate:
 
     def load_from_string(self, string: Union[str, bytes]) -> Error:
         """Load PEM certificate(s) from a string."""
-        if isinstance(string, str):
-            data = string.encode("utf-8")
-        elif isinstance(string, (bytes, bytearray, memoryview)):
-            data = bytes(string)
-        else:
-            logger.error("X509Certificate.load_from_string expects a String")
+        data = _text_bytes(string, "X509Certificate")
+        if data is None:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, "string")
 
@@ -143,12 +149,8 @@ class CryptoKey:
 
     def load_from_string(self, string_key: Union[str, bytes], public_only: bool = False) -> Error:
         """Load a PEM key from a string."""
-        if isinstance(string_key, str):
-            data = string_key.encode("utf-8")
-        elif isinstance(string_key, (bytes, bytearray, memoryview)):
-            data = bytes(string_key)
-        else:
-            logger.error("CryptoKey.load_from_string expects a String")
+        data = _text_bytes(string_key, "CryptoKey")
+        if data is None:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, public_only, "string")
 
@@ -197,3 +199,58 @@ class CryptoKey:
     def __repr__(self) -> str:
         kind = "empty" if self._key is None else type(self._key).__name__
         return f"CryptoKey({kind})"
+
+
+class X509CRL:
+    """A certificate revocation list (PEM or DER); not in the engine, which has no
+    revocation checking at all. Used by ``TLSOptions.client(..., crls=[...])``."""
+
+    def __init__(self, crl: Optional[x509.CertificateRevocationList] = None) -> None:
+        self._crl = crl
+
+    @classmethod
+    def from_data(cls, data: Union[str, bytes]) -> X509CRL:
+        """Build from PEM or DER, raising ``ValueError`` when it is not a CRL."""
+        crl = cls()
+        if crl.load_from_string(data) != Error.OK:
+            raise ValueError("no CRL found in the data")
+        return crl
+
+    @property
+    def crl(self) -> Optional[x509.CertificateRevocationList]:
+        """The `cryptography` CRL object, or ``None`` when nothing is loaded."""
+        return self._crl
+
+    def load(self, path: PathLike) -> Error:
+        """Load a PEM or DER CRL from a file."""
+        data = _read_file(path, "X509CRL")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, str(path))
+
+    def load_from_string(self, string: Union[str, bytes]) -> Error:
+        """Load a PEM (or DER, given as bytes) CRL."""
+        data = _text_bytes(string, "X509CRL")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, "string")
+
+    def _parse(self, data: bytes, origin: str) -> Error:
+        for loader in (x509.load_pem_x509_crl, x509.load_der_x509_crl):
+            try:
+                self._crl = loader(data)
+                return Error.OK
+            except ValueError:
+                continue
+        logger.error("Error parsing CRL from %s", origin)
+        return Error.FAILED
+
+    def save_to_string(self) -> str:
+        """The CRL as PEM text ("" when empty)."""
+        if self._crl is None:
+            return ""
+        return self._crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def __repr__(self) -> str:
+        issuer = "empty" if self._crl is None else self._crl.issuer.rfc4514_string()
+        return f"X509CRL({issuer})"

@@ -18,6 +18,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, Dict, Optional, Tuple
 
+from OpenSSL import SSL
+
 from .connection import (
     DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_MAX_QUEUED_BYTES,
@@ -39,8 +41,9 @@ from .events import (
 from .log import logger
 from .packet_peer import PacketPeer
 from .records import MAX_PLAINTEXT_SIZE
+from .sessions import lookup_session, store_session
 from .status import Status
-from .tls_options import TLSOptions
+from .tls_options import TLSMode, TLSOptions
 from .transport import Transport, is_transport
 from .verification import CertificateVerifier
 
@@ -63,6 +66,32 @@ def _default_options() -> TLSOptions:
     if _default_client_options is None:
         _default_client_options = TLSOptions.client()
     return _default_client_options
+
+
+def _client_identity(
+    options: TLSOptions, hostname: str
+) -> Tuple[Optional[str], Optional[CertificateVerifier]]:
+    """The SNI name and the certificate check a client makes with ``options``."""
+    extensions = options.extensions
+    pins = extensions.pinned_spki_sha256
+    if options.mode is TLSMode.CLIENT_PSK:
+        return (hostname or None), None
+    if options.is_unsafe_client():
+        # No name check and, as in the engine, no SNI.
+        if options.get_trusted_ca_chain() is not None:
+            return None, CertificateVerifier(None, pins)
+        if pins:
+            return None, CertificateVerifier(None, pins, check_chain=False)
+        return None, None
+    name = options.get_common_name_override() or hostname
+    return name, CertificateVerifier(name, pins, crl_soft_fail=extensions.crl_soft_fail)
+
+
+def _session_key(transport: Any, server_name: str) -> Tuple[str, int]:
+    """(server name, server port): which cached session a new connection may resume."""
+    get_port = getattr(transport, "get_remote_port", None)
+    port = get_port() if callable(get_port) else 0
+    return server_name, int(port) if isinstance(port, int) else 0
 
 
 def _remote_address(transport: Any) -> Tuple[str, int]:
@@ -107,6 +136,7 @@ class PacketPeerDTLS(PacketPeer):
         self._pending_end: Optional[Status] = None
         self._unsent: Deque[bytes] = deque()
         self._last_message = ""
+        self._resumption: Optional[Tuple[TLSOptions, Tuple[str, int]]] = None
 
     # ------------------------------------------------------------------ Godot API
 
@@ -134,12 +164,11 @@ class PacketPeerDTLS(PacketPeer):
         except ContextError as exc:
             return self._refuse(Error.ERR_UNCONFIGURED, str(exc))
 
-        if options.is_unsafe_client():
-            server_name = None
-            verifier = None if options.get_trusted_ca_chain() is None else CertificateVerifier(None)
-        else:
-            server_name = options.get_common_name_override() or hostname
-            verifier = CertificateVerifier(server_name)
+        server_name, verifier = _client_identity(options, hostname)
+        session_key = _session_key(packet_peer, server_name or hostname)
+        session = (
+            lookup_session(options, session_key) if options.extensions.session_resumption else None
+        )
         try:
             connection = DTLSConnection(
                 context,
@@ -150,9 +179,11 @@ class PacketPeerDTLS(PacketPeer):
                 handshake_timeout=self.handshake_timeout,
                 max_queued_packets=self.max_queued_packets,
                 max_queued_bytes=self.max_queued_bytes,
+                session=session,
             )
-        except (ValueError, UnicodeError) as exc:
+        except (ValueError, SSL.Error) as exc:
             return self._refuse(Error.ERR_INVALID_PARAMETER, f"cannot start the handshake: {exc}")
+        self._resumption = (options, session_key) if options.extensions.session_resumption else None
         self._begin(packet_peer, connection)
         connection.start(self._clock())
         if not self._send_datagrams(connection):
@@ -211,17 +242,42 @@ class PacketPeerDTLS(PacketPeer):
         return self._connection
 
     def get_stats(self) -> Dict[str, Any]:
-        """Counters of the current (or last) connection as a plain dictionary."""
+        """Counters and negotiated parameters of the current (or last) connection.
+
+        Keys: datagrams/bytes in and out, retransmissions, alerts sent and received,
+        packets dropped (oversize, empty, queue full), ``handshake_time`` (seconds),
+        ``version``, ``cipher``, ``group``, ``alpn``, ``session_resumed``.
+        """
         connection = self._connection or self._last_connection
         if connection is None:
             return {}
-        stats = vars(connection.stats).copy()
+        stats: Dict[str, Any] = dict(vars(connection.stats))
+        stats["alerts_sent"] = list(connection.stats.alerts_sent)
+        stats["alerts_received"] = list(connection.stats.alerts_received)
         started = stats.get("handshake_started_at")
         completed = stats.get("handshake_completed_at")
         stats["handshake_time"] = (
             completed - started if started is not None and completed is not None else None
         )
+        if completed is not None:
+            stats.update(connection.negotiated())
         return stats
+
+    def is_session_resumed(self) -> bool:
+        """True when the current connection resumed an earlier session."""
+        connection = self._connection
+        return bool(
+            connection is not None
+            and self._status is Status.CONNECTED
+            and connection.session_reused
+        )
+
+    def get_alpn_protocol(self) -> str:
+        """The ALPN protocol agreed on with the peer ("" when none)."""
+        connection = self._connection
+        if connection is None or self._status is not Status.CONNECTED:
+            return ""
+        return connection.alpn_protocol
 
     # ------------------------------------------------------------------ PacketPeer hooks
 
@@ -431,6 +487,9 @@ class PacketPeerDTLS(PacketPeer):
         event = connection.next_event()
         while event is not None:
             if isinstance(event, HandshakeCompleted):
+                if self._resumption is not None:
+                    options, key = self._resumption
+                    store_session(options, key, connection.ssl.get_session())
                 if self._status is Status.HANDSHAKING:
                     self._set_status(Status.CONNECTED)
             elif isinstance(event, HelloVerifyRequestSent):

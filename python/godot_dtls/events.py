@@ -25,6 +25,7 @@ class FailureReason(enum.Enum):
 
     CERTIFICATE = "certificate"  # the chain did not verify (untrusted, expired, ...)
     HOSTNAME_MISMATCH = "hostname_mismatch"  # trusted chain, wrong name
+    PIN_MISMATCH = "pin_mismatch"  # no pinned key in the server's chain
     TIMEOUT = "timeout"  # the handshake did not finish in time
     ALERT_RECEIVED = "alert_received"  # the peer sent a fatal alert
     PROTOCOL = "protocol"  # a local protocol or TLS library error

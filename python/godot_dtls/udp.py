@@ -625,6 +625,10 @@ class PacketPeerUDP(PacketPeer):
         addr = self._packet_addr
         return 0 if addr is None else int(addr[1])
 
+    def get_remote_port(self) -> int:
+        """Destination port (0 when none); a Python extension, not in the engine."""
+        return self._peer_port if self._peer_ip is not None else 0
+
     def get_local_port(self) -> int:
         """Local port of the socket (server-side peers: the server's port); 0 if closed."""
         sock = self._sock

@@ -13,11 +13,14 @@ the only case that ends in ``STATUS_ERROR_HOSTNAME_MISMATCH``.
 
 from __future__ import annotations
 
+import base64
 import enum
 import ipaddress
-from typing import List, NamedTuple, Optional
+from typing import FrozenSet, List, NamedTuple, Optional
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 from OpenSSL import crypto
 from service_identity import CertificateError, VerificationError
@@ -31,12 +34,16 @@ from service_identity.hazmat import (
     verify_service_identity,
 )
 
+from .log import logger
+
 __all__ = [
     "CertificateVerifier",
     "FailureKind",
     "VerificationFailure",
     "describe_x509_error",
     "name_matches",
+    "pin_text",
+    "spki_sha256",
 ]
 
 # X509_V_ERR_* numbers are part of OpenSSL's stable ABI; the texts follow OpenSSL's own.
@@ -82,6 +89,7 @@ class FailureKind(enum.Enum):
 
     CHAIN = "chain"  # untrusted, expired, wrong usage, too weak, ...
     HOSTNAME_MISMATCH = "hostname_mismatch"  # trusted chain, name does not match
+    PIN_MISMATCH = "pin_mismatch"  # no pinned key anywhere in the chain
 
 
 class VerificationFailure(NamedTuple):
@@ -140,38 +148,87 @@ def name_matches(certificate: x509.Certificate, name: str) -> bool:
     return True
 
 
+def spki_sha256(certificate: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate's DER SubjectPublicKeyInfo: what a key pin names."""
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize()
+
+
+def pin_text(digest: bytes) -> str:
+    """A pin as HPKP writes it: ``sha256/<base64>``."""
+    return "sha256/" + base64.b64encode(digest).decode("ascii")
+
+
+# Revocation information missing or out of date (not "revoked"): soft-fail may accept.
+_CRL_AVAILABILITY_ERRORS = frozenset({3, 11, 12})
+
+
 class CertificateVerifier:
     """Per-connection state of OpenSSL's verify callback.
 
     ``expected_name`` is the name the leaf must carry, or None for no name check
-    (``client_unsafe(chain)``). The first failure is kept so the connection can report
-    the right status and a clear reason after OpenSSL aborts the handshake.
+    (``client_unsafe``). ``pins`` (SHA-256 SPKI digests) must include a key of the chain
+    when given. ``check_chain`` False means pin-only trust: chain errors are ignored and
+    only the pins decide. ``crl_soft_fail`` accepts a missing or expired CRL with a
+    warning. The first failure is kept so the connection can report the right status
+    and a clear reason after OpenSSL aborts the handshake.
     """
 
-    __slots__ = ("expected_name", "failure")
+    __slots__ = ("check_chain", "crl_soft_fail", "expected_name", "failure", "pins", "seen_keys")
 
-    def __init__(self, expected_name: Optional[str]) -> None:
+    def __init__(
+        self,
+        expected_name: Optional[str],
+        pins: FrozenSet[bytes] = frozenset(),
+        check_chain: bool = True,
+        crl_soft_fail: bool = False,
+    ) -> None:
         self.expected_name = expected_name
+        self.pins = pins
+        self.check_chain = check_chain
+        self.crl_soft_fail = crl_soft_fail
         self.failure: Optional[VerificationFailure] = None
+        self.seen_keys: List[bytes] = []
 
     def __call__(self, certificate: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
         if self.failure is not None:
             return False
         cert = certificate.to_cryptography()
+        if self.pins:
+            key = spki_sha256(cert)
+            if key not in self.seen_keys:
+                self.seen_keys.append(key)
         if not ok:
+            if not self.check_chain:
+                return True  # pin-only trust: the chain does not matter, the keys do
+            reason = describe_x509_error(errnum)
+            if errnum in _CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
+                logger.warning("revocation check soft-failed at depth %d: %s", depth, reason)
+                return True
             self.failure = VerificationFailure(
                 FailureKind.CHAIN,
                 f"certificate verification failed at depth {depth} "
-                f"({_subject_text(cert)}): {describe_x509_error(errnum)}",
+                f"({_subject_text(cert)}): {reason}",
             )
             return False
+        if depth != 0:
+            return True
         # OpenSSL reports the leaf (depth 0) as verified last, after every chain check,
-        # so reaching it with ok=1 means the chain is trusted: only the name is left.
+        # so reaching it with ok=1 means the chain is trusted: the name and pins are left.
         name = self.expected_name
-        if depth == 0 and name is not None and not name_matches(cert, name):
+        if name is not None and not name_matches(cert, name):
             self.failure = VerificationFailure(
                 FailureKind.HOSTNAME_MISMATCH,
                 f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
+            )
+            return False
+        if self.pins and not any(key in self.pins for key in self.seen_keys):
+            seen = ", ".join(pin_text(key) for key in self.seen_keys)
+            self.failure = VerificationFailure(
+                FailureKind.PIN_MISMATCH,
+                f"no pinned key in the server's certificate chain (keys seen: {seen})",
             )
             return False
         return True
