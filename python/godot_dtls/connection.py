@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Deque, Dict, List, Optional, Tuple
 
 from OpenSSL import SSL
-from OpenSSL._util import lib as _lib  # SSL_session_reused, which pyOpenSSL does not wrap
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib  # SSL_session_reused etc., which pyOpenSSL does not wrap
 
 from .events import (
     ConnectionClosed,
@@ -112,6 +113,11 @@ _FAILURE_REASONS = {
 def alert_name(description: int) -> str:
     """The RFC name of a TLS alert description number."""
     return _ALERT_NAMES.get(description, f"alert {description}")
+
+
+@_ffi.callback("void (*)(const SSL *, int, int)")
+def _ignore_tls_info(ssl: object, where: int, ret: int) -> None:
+    """An info callback that does nothing (see DTLSConnection.prepare_for_finalisation)."""
 
 
 def _sni_bytes(name: str) -> bytes:
@@ -218,6 +224,8 @@ class DTLSConnection:
                 self._ssl.set_tlsext_host_name(_sni_bytes(server_name))
             if session is not None:
                 self._ssl.set_session(session)
+            if verifier is not None:
+                verifier.attach(self._ssl)
         else:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
@@ -411,6 +419,16 @@ class DTLSConnection:
             self._timer = None
             self._events.append(ConnectionClosed(by_peer=False))
 
+    def prepare_for_finalisation(self) -> None:
+        """Detach the info callback before a close run from a finaliser.
+
+        When the garbage collector frees a cycle holding a connection, it clears
+        pyOpenSSL's weak SSL* → Connection map before finalisers run; the context's info
+        callback would then fail inside cffi. A no-op callback on this SSL object (it
+        takes precedence over the context's) lets the close_notify go out cleanly.
+        """
+        _lib.SSL_set_info_callback(self._ssl._ssl, _ignore_tls_info)
+
     # ------------------------------------------------------------------ callbacks
 
     def on_tls_info(self, where: int, ret: int) -> None:
@@ -569,6 +587,7 @@ class DTLSConnection:
         return self._outgoing_from(self._ssl)
 
     def _outgoing_from(self, ssl: SSL.Connection) -> bool:
+        """Queue what ``ssl`` wrote as datagrams; True if it wrote anything."""
         try:
             stream = ssl.bio_read(_BIO_CHUNK)
         except SSL.WantReadError:

@@ -535,6 +535,9 @@ class PacketPeerDTLS(PacketPeer):
         # The engine sends close_notify when the last reference to a connected peer goes.
         try:
             if self._status is Status.CONNECTED:
+                connection = self._connection
+                if connection is not None:
+                    connection.prepare_for_finalisation()
                 self.disconnect_from_peer()
         except Exception:  # never raise from a finaliser
             pass

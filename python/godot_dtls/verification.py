@@ -1,19 +1,23 @@
 """Server certificate verification for the client side.
 
-OpenSSL checks the chain (signatures, validity period, trust anchor, key usage and
-purpose, algorithm strength); this module adds the name check with service-identity
-(RFC 6125: subjectAltName DNS entries with a leftmost-label wildcard, IP entries for
-IP-literal hostnames, and the subject CN only when the certificate has no SAN, as the
-engine's mbedTLS does).
+OpenSSL does all of it: the chain (signatures, validity period, trust anchor, key usage
+and purpose, algorithm strength, revocation) and the name, through its own host check
+(``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``: subjectAltName DNS entries with a
+leftmost-label wildcard, IP entries for IP-literal hostnames). Two rules of the engine's
+mbedTLS are added on top: the subject CN counts only when the certificate has no
+subjectAltName extension at all (also for IP literals), and an empty name matches
+nothing.
 
-The name is checked inside OpenSSL's verify callback, after the chain has verified, so
-that a name mismatch on a trusted chain is told apart from every other failure: it is
-the only case that ends in ``STATUS_ERROR_HOSTNAME_MISMATCH``.
+The verify callback sees OpenSSL's name error, notes it and lets verification go on:
+if a chain error follows, that one decides (``STATUS_ERROR``); if the chain is fine, the
+mismatch fails the handshake at the last step (``STATUS_ERROR_HOSTNAME_MISMATCH``), and
+OpenSSL still sends the peer the bad_certificate alert that goes with a name error.
 """
 
 from __future__ import annotations
 
 import base64
+import datetime
 import enum
 import ipaddress
 from typing import FrozenSet, List, NamedTuple, Optional
@@ -22,17 +26,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
-from OpenSSL import crypto
-from service_identity import CertificateError, VerificationError
-from service_identity.cryptography import extract_patterns
-from service_identity.hazmat import (
-    DNS_ID,
-    CertificatePattern,
-    DNSPattern,
-    IPAddress_ID,
-    IPAddressPattern,
-    verify_service_identity,
-)
+from OpenSSL import SSL, crypto
+from OpenSSL._util import lib as _lib  # X509_VERIFY_PARAM_*, which pyOpenSSL does not wrap
 
 from .log import logger
 
@@ -41,8 +36,8 @@ __all__ = [
     "FailureKind",
     "VerificationFailure",
     "describe_x509_error",
-    "name_matches",
     "pin_text",
+    "request_name_check",
     "spki_sha256",
 ]
 
@@ -104,48 +99,57 @@ def _subject_text(certificate: x509.Certificate) -> str:
         return "<unprintable subject>"
 
 
-def _common_name_patterns(certificate: x509.Certificate) -> List[CertificatePattern]:
-    patterns: List[CertificatePattern] = []
+def _subject_alt_names(certificate: x509.Certificate) -> Optional[x509.SubjectAlternativeName]:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _common_names(certificate: x509.Certificate) -> List[str]:
+    names = []
     for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         value = attribute.value
-        if isinstance(value, bytes):
-            value = value.decode("utf-8", "replace")
-        try:
-            patterns.append(IPAddressPattern(pattern=ipaddress.ip_address(value)))
-        except ValueError:
-            try:
-                patterns.append(DNSPattern.from_bytes(value.encode("utf-8")))
-            except (CertificateError, UnicodeError, ValueError):
-                continue
-    return patterns
+        names.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+    return names
 
 
-def _has_subject_alt_name(certificate: x509.Certificate) -> bool:
+def _ip_literal(name: str) -> Optional[bytes]:
     try:
-        certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName)
-    except x509.ExtensionNotFound:
+        return ipaddress.ip_address(name).packed
+    except ValueError:
+        return None
+
+
+def request_name_check(connection: SSL.Connection, name: str) -> None:
+    """Ask OpenSSL to check ``name`` (DNS name or IP literal) against the peer's leaf."""
+    param = _lib.SSL_get0_param(connection._ssl)
+    packed = _ip_literal(name)
+    if packed is not None:
+        _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+        return
+    try:
+        encoded = name.encode("ascii") if name.isascii() else name.encode("idna")
+    except UnicodeError:
+        encoded = name.encode("utf-8")  # not a valid host name: it will match nothing
+    _lib.X509_VERIFY_PARAM_set_hostflags(param, _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS)
+    _lib.X509_VERIFY_PARAM_set1_host(param, encoded, len(encoded))
+
+
+def _engine_name_rules(certificate: x509.Certificate, name: str, openssl_matched: bool) -> bool:
+    """OpenSSL's verdict adjusted to mbedTLS's use of the subject CN."""
+    if not name:
         return False
-    return True
-
-
-def name_matches(certificate: x509.Certificate, name: str) -> bool:
-    """Does ``certificate`` hold ``name`` (a DNS name or an IP literal)?"""
-    try:
-        service_id = IPAddress_ID(name)
-    except (ValueError, TypeError):
-        try:
-            service_id = DNS_ID(name)
-        except (ValueError, TypeError, UnicodeError):
-            return False  # not a valid host name: nothing can match it (e.g. "")
-    if _has_subject_alt_name(certificate):
-        patterns = extract_patterns(certificate)
-    else:
-        patterns = _common_name_patterns(certificate)
-    try:
-        verify_service_identity(patterns, obligatory_ids=[service_id], optional_ids=[])
-    except (VerificationError, CertificateError):
-        return False
-    return True
+    sans = _subject_alt_names(certificate)
+    if sans is None:
+        # No SAN extension: the CN is the name, for IP literals too (OpenSSL only looks
+        # at the CN for DNS names).
+        if _ip_literal(name) is not None:
+            return name in _common_names(certificate)
+        return openssl_matched
+    if openssl_matched and _ip_literal(name) is None and not sans.get_values_for_type(x509.DNSName):
+        return False  # OpenSSL fell back to the CN although the certificate has SANs
+    return openssl_matched
 
 
 def spki_sha256(certificate: x509.Certificate) -> bytes:
@@ -161,8 +165,27 @@ def pin_text(digest: bytes) -> str:
     return "sha256/" + base64.b64encode(digest).decode("ascii")
 
 
+# OpenSSL's host and IP checks (X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH).
+_NAME_ERRORS = frozenset({62, 64})
+
 # Revocation information missing or out of date (not "revoked"): soft-fail may accept.
 _CRL_AVAILABILITY_ERRORS = frozenset({3, 11, 12})
+
+
+def _name_mismatch(name: str, cert: x509.Certificate) -> VerificationFailure:
+    return VerificationFailure(
+        FailureKind.HOSTNAME_MISMATCH,
+        f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
+    )
+
+
+def _within_validity(cert: x509.Certificate) -> bool:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    try:
+        return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
+    except AttributeError:  # cryptography < 42
+        naive = now.replace(tzinfo=None)
+        return cert.not_valid_before <= naive <= cert.not_valid_after
 
 
 class CertificateVerifier:
@@ -176,7 +199,15 @@ class CertificateVerifier:
     and a clear reason after OpenSSL aborts the handshake.
     """
 
-    __slots__ = ("check_chain", "crl_soft_fail", "expected_name", "failure", "pins", "seen_keys")
+    __slots__ = (
+        "_name_error",
+        "check_chain",
+        "crl_soft_fail",
+        "expected_name",
+        "failure",
+        "pins",
+        "seen_keys",
+    )
 
     def __init__(
         self,
@@ -191,6 +222,28 @@ class CertificateVerifier:
         self.crl_soft_fail = crl_soft_fail
         self.failure: Optional[VerificationFailure] = None
         self.seen_keys: List[bytes] = []
+        self._name_error = False
+
+    def _on_name_error(self, cert: x509.Certificate) -> bool:
+        """OpenSSL found the name missing from the leaf (it checks names before dates).
+
+        Failing right here lets OpenSSL send bad_certificate, the alert the engine sends.
+        A leaf outside its validity period is left to fail on its dates instead, so an
+        expired certificate reports ``STATUS_ERROR`` whatever its name.
+        """
+        name = self.expected_name or ""
+        if _engine_name_rules(cert, name, openssl_matched=False):
+            return True  # an IP literal in the CN of a certificate without SANs
+        if not _within_validity(cert):
+            self._name_error = True
+            return True
+        self.failure = _name_mismatch(name, cert)
+        return False
+
+    def attach(self, connection: SSL.Connection) -> None:
+        """Configure OpenSSL's name check on a new client connection."""
+        if self.expected_name:
+            request_name_check(connection, self.expected_name)
 
     def __call__(self, certificate: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
         if self.failure is not None:
@@ -203,6 +256,8 @@ class CertificateVerifier:
         if not ok:
             if not self.check_chain:
                 return True  # pin-only trust: the chain does not matter, the keys do
+            if errnum in _NAME_ERRORS:
+                return self._on_name_error(cert)
             reason = describe_x509_error(errnum)
             if errnum in _CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
                 logger.warning("revocation check soft-failed at depth %d: %s", depth, reason)
@@ -218,11 +273,8 @@ class CertificateVerifier:
         # OpenSSL reports the leaf (depth 0) as verified last, after every chain check,
         # so reaching it with ok=1 means the chain is trusted: the name and pins are left.
         name = self.expected_name
-        if name is not None and not name_matches(cert, name):
-            self.failure = VerificationFailure(
-                FailureKind.HOSTNAME_MISMATCH,
-                f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
-            )
+        if name is not None and not _engine_name_rules(cert, name, not self._name_error):
+            self.failure = _name_mismatch(name, cert)
             return False
         if self.pins and not any(key in self.pins for key in self.seen_keys):
             seen = ", ".join(pin_text(key) for key in self.seen_keys)
