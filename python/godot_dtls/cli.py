@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("target", help="PEM certificate file, or HOST:PORT of a DTLS server")
     pin.add_argument("--hostname", default="", help="SNI name to send to a server")
     pin.set_defaults(handler=_cmd_pin)
+
+    from .presets import add_check_presets_command  # check-presets [--fix] [PATH]
+
+    add_check_presets_command(commands)
     return parser
 
 

@@ -1,0 +1,160 @@
+@tool
+@icon("res://addons/godot_dtls/icon.svg")
+class_name PythonDTLSServer extends RefCounted
+## A DTLS server with the methods of [DTLSServer], run by godot-dtls (Python) when a
+## Python runtime is loaded, else by the engine's own [DTLSServer].
+##
+## Use it like [DTLSServer]: [method setup] once with [method TLSOptions.server], then for
+## every [PacketPeerUDP] that [method UDPServer.take_connection] hands out, call
+## [method take_connection] and keep the returned [PythonPacketPeerDTLS] while it is
+## [code]STATUS_HANDSHAKING[/code] or [code]STATUS_CONNECTED[/code]. A client's first
+## datagram only earns it a cookie (HelloVerifyRequest): that first peer comes back in
+## [code]STATUS_ERROR[/code] and should be dropped; the client's retry arrives as a new
+## UDP peer and becomes the real connection.
+## [codeblock]
+## var server := PythonDTLSServer.new()
+## server.setup(TLSOptions.server(key, cert))
+## # every frame, after udp_server.poll():
+## while udp_server.is_connection_available():
+##     var peer := server.take_connection(udp_server.take_connection())
+##     if peer and peer.get_status() == PythonPacketPeerDTLS.Status.STATUS_HANDSHAKING:
+##         peers.append(peer)
+## [/codeblock]
+
+## Name of the Python class (extension class, or py4godot script file stem).
+const PYTHON_CLASS := "PyDTLSServer"
+## [method get_backend] text when the engine's [DTLSServer] does the work.
+const ENGINE_BACKEND := "engine:DTLSServer"
+## Finds the Python runtime; shared with [PythonPacketPeerDTLS].
+const Backends := preload("res://addons/godot_dtls/godot_dtls_backends.gd")
+
+## The Python server ([code]PyDTLSServer[/code]), or null.
+var _py: Object
+## The engine server, or null.
+var _engine_server: DTLSServer
+## What [method get_backend] reports.
+var _backend := Backends.NO_BACKEND
+## The facade's own last error (backend missing, bad arguments).
+var _last_error := ""
+
+
+## Picks the backend as [method PythonPacketPeerDTLS._init] does: [param prefer_backend]
+## is "auto", "python" or "engine"; empty means the project setting
+## [code]godot_dtls/runtime/prefer_backend[/code].
+func _init(prefer_backend: String = "") -> void:
+	var preference := Backends.resolve_preference(prefer_backend)
+	if preference != Backends.ENGINE:
+		_py = Backends.create_python_object(PYTHON_CLASS)
+		if _py != null:
+			_backend = _python_backend_name()
+			return
+		var runtimes := Backends.describe_python_runtimes(PYTHON_CLASS)
+		if preference == Backends.PYTHON:
+			_last_error = (
+				'godot-dtls: the Python backend was required (prefer_backend "python") '
+				+ "but is not available: %s" % runtimes
+			)
+			push_error(_last_error)
+			return
+		print_verbose("godot-dtls: no Python backend (%s); using DTLSServer" % runtimes)
+	_engine_server = DTLSServer.new()
+	if _engine_server != null:
+		_backend = ENGINE_BACKEND
+	else:
+		_last_error = "godot-dtls: this engine build has no DTLSServer (mbedtls disabled)"
+		push_error(_last_error)
+
+
+## Configures the server with [param server_options] from [method TLSOptions.server]
+## (private key and certificate chain). Returns [constant OK];
+## [constant ERR_INVALID_PARAMETER] for null or client options,
+## [constant ERR_ALREADY_IN_USE] on a second call.
+func setup(server_options: TLSOptions) -> Error:
+	if _engine_server != null:
+		return _engine_server.setup(server_options)
+	if _py == null:
+		push_error("setup: no DTLS backend (%s)" % _last_error)
+		return ERR_UNAVAILABLE
+	if server_options == null or not server_options.is_server():
+		_last_error = "setup: server_options must come from TLSOptions.server()"
+		push_error(_last_error)
+		return ERR_INVALID_PARAMETER
+	return Backends.to_error(_py.setup(server_options_to_dictionary(server_options)))
+
+
+## Starts the server side of a handshake with the client behind [param udp_peer] (a peer
+## from [method UDPServer.take_connection]). Returns the new peer, in
+## [code]STATUS_HANDSHAKING[/code] when the client presented a valid cookie and
+## [code]STATUS_ERROR[/code] when it was just sent one; null when [method setup] never
+## succeeded or [param udp_peer] is null.
+func take_connection(udp_peer: PacketPeerUDP) -> PythonPacketPeerDTLS:
+	var peer: Object = null
+	if _engine_server != null:
+		peer = _engine_server.take_connection(udp_peer)
+	elif _py != null:
+		peer = _take_python_connection(udp_peer)
+	else:
+		push_error("take_connection: no DTLS backend (%s)" % _last_error)
+	if peer == null:
+		return null
+	return PythonPacketPeerDTLS.new("", peer)
+
+
+## Which implementation runs this server: [code]"engine:DTLSServer"[/code], a Python
+## runtime such as [code]"python:godot-python-extension"[/code], or [code]"none"[/code].
+func get_backend() -> String:
+	return _backend
+
+
+## Why the last operation failed, when known.
+func get_last_error_message() -> String:
+	if _py != null and _py.has_method("get_last_error_message"):
+		var message: Variant = _py.get_last_error_message()
+		if typeof(message) == TYPE_STRING and not str(message).is_empty():
+			return message
+	return _last_error
+
+
+## The options [param server_options] as the Dictionary the Python adapter expects:
+## [code]key_pem[/code] and [code]certificate_pem[/code] (the whole chain); "" for a
+## missing key or certificate, which the handshake then reports.
+static func server_options_to_dictionary(server_options: TLSOptions) -> Dictionary:
+	var key := server_options.get_private_key()
+	var certificate := server_options.get_own_certificate()
+	return {
+		"key_pem": key.save_to_string() if key != null else "",
+		"certificate_pem": certificate.save_to_string() if certificate != null else "",
+	}
+
+
+## The adapter's own backend name ("python:<runtime>"), or "python" if it has none.
+func _python_backend_name() -> String:
+	var backend_name: Variant = _py.get_backend() if _py.has_method("get_backend") else null
+	if typeof(backend_name) != TYPE_STRING or str(backend_name).is_empty():
+		return "python"
+	return backend_name
+
+
+## godot-python-extension's server returns a new peer object itself. A py4godot script
+## cannot create another script object, so its server only has an id, and a new
+## [code]PyPacketPeerDTLS.py[/code] object accepts the connection on the server's behalf.
+## Like the engine, a peer comes back whatever the accept result; its status tells.
+func _take_python_connection(udp_peer: PacketPeerUDP) -> Object:
+	if _py.has_method("take_connection"):
+		var taken: Variant = _py.take_connection(udp_peer)
+		return taken if typeof(taken) == TYPE_OBJECT else null
+	if not _py.has_method("get_server_id"):
+		_last_error = "take_connection: the Python server has no take_connection/get_server_id"
+		push_error(_last_error)
+		return null
+	if udp_peer == null:
+		_last_error = "take_connection: udp_peer is null"
+		push_error(_last_error)
+		return null
+	var peer := Backends.create_py4godot_object(PythonPacketPeerDTLS.PYTHON_CLASS)
+	if peer == null:
+		_last_error = "take_connection: cannot create a PyPacketPeerDTLS.py script object"
+		push_error(_last_error)
+		return null
+	peer.accept_connection(_py.get_server_id(), udp_peer)
+	return peer
