@@ -1,0 +1,65 @@
+"""DTLSServer for godot-python 0.50 (Godot 3.2+): declarations only.
+
+GDScript::
+
+    var server = load("res://addons/godot_dtls/python/gp_dtls_server.py").new()
+    server.setup({"key_pem": key_pem, "certificate_pem": chain_pem})
+    # per UDP peer taken from a UDPServer:
+    var peer = load("res://addons/godot_dtls/python/gp_adapter.py").new()
+    peer.accept_connection(server.get_server_id(), udp_server.take_connection())
+
+The server is named by an int id because an object passed back into Python arrives as a
+new wrapper of its native class, without its Python state. Same runtime rules and imports
+as ``gp_adapter.py``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from godot import GDString, Reference, exposed
+
+from . import dtls_bridge as bridge
+
+
+def _print_error(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def _retain(value: Any) -> None:
+    # The wrapper of a Reference argument releases a reference it never took: take one.
+    if isinstance(value, Reference):
+        value.reference()
+
+
+RUNTIME = bridge.Runtime(
+    name="python:godot-python",
+    log_error=_print_error,
+    connected_check="is_connected_to_host",
+    string_types=(str, GDString),
+    retain=_retain,
+)
+bridge.forward_library_logs(RUNTIME)
+
+
+def _core(server: Any) -> bridge.ServerCore:
+    return bridge.server_core(server, RUNTIME)
+
+
+@exposed
+class PyDTLSServer(Reference):
+    """Holds the server TLS options and the cookie secret; peers are PyPacketPeerDTLS."""
+
+    def setup(self, options):
+        """``{"key_pem": String, "certificate_pem": String}``; an Error int."""
+        return _core(self).setup(options)
+
+    def get_server_id(self):
+        return _core(self).get_server_id()
+
+    def get_last_error_message(self):
+        return _core(self).get_last_error_message()
+
+    def get_backend(self):
+        return RUNTIME.name
