@@ -21,6 +21,7 @@ import trustme
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
+from gnutls_peer import start_gnutls_serv, write_psk_passwd
 from godot_dtls import (
     CryptoKey,
     DTLSServer,
@@ -38,7 +39,7 @@ from godot_dtls.key_generation import Crypto
 from godot_dtls.tls_options import parse_spki_pin
 from godot_dtls.verification import pin_text, spki_sha256
 from loopback import connect, echo, poll_until, serving
-from openssl_peer import free_udp_port, start_s_server
+from openssl_peer import start_s_server
 
 
 def require(tool: str) -> str:
@@ -292,46 +293,22 @@ def test_psk_client_against_openssl_s_server(pki):
 
 @pytest.mark.interop
 def test_psk_client_against_gnutls_serv(tmp_path):
-    gnutls_serv = require("gnutls-serv")
-    passwd = tmp_path / "psk.passwd"
-    passwd.write_text(f"player-1:{PSK_KEY.hex()}\n")
-    port = free_udp_port()
-    process = subprocess.Popen(
-        [
-            gnutls_serv,
-            "--udp",
-            "--echo",
-            "-p",
-            str(port),
-            "--pskpasswd",
-            str(passwd),
-            "--priority",
-            "NORMAL:+ECDHE-PSK:+PSK",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        time.sleep(0.3)
+    require("gnutls-serv")
+    passwd = write_psk_passwd(tmp_path / "psk.passwd", [("player-1", PSK_KEY)])
+    priority = "NORMAL:+ECDHE-PSK:+PSK"
+    with start_gnutls_serv(pskpasswd=passwd, priority=priority) as gnutls_serv:
         udp = PacketPeerUDP()
-        assert udp.connect_to_host("127.0.0.1", port) == Error.OK
+        assert udp.connect_to_host("127.0.0.1", gnutls_serv.port) == Error.OK
         peer = PacketPeerDTLS()
         assert peer.connect_to_peer(udp, "", TLSOptions.client_psk("player-1", PSK_KEY)) == 0
-        poll_until(
-            lambda: peer.get_status() is not Status.HANDSHAKING, [peer], None, 10, [udp.fileno()]
-        )
+        fds = [udp.fileno()]
+        poll_until(lambda: peer.get_status() is not Status.HANDSHAKING, [peer], None, 10, fds)
         assert peer.get_status() is Status.CONNECTED
+        assert "PSK" in peer.get_stats()["cipher"]
         assert peer.put_packet(b"gnutls psk") == Error.OK
-        poll_until(lambda: peer.get_available_packet_count() > 0, [peer], None, 5, [udp.fileno()])
+        poll_until(lambda: peer.get_available_packet_count() > 0, [peer], None, 5, fds)
         assert peer.get_packet() == b"gnutls psk"
         peer.disconnect_from_peer()
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 # ----------------------------------------------------------------------------- resumption
