@@ -132,6 +132,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .presets import add_check_presets_command  # check-presets [--fix] [PATH]
 
     add_check_presets_command(commands)
+
+    from .fuzz import add_fuzz_parser  # fuzz [--count N] [--seed S] [--seconds T]
+
+    add_fuzz_parser(commands)
     return parser
 
 

@@ -161,6 +161,10 @@ class ConnectionStats:
 
 def _ssl_error_text(exc: SSL.Error) -> str:
     """The reason strings of a pyOpenSSL error, without the library noise."""
+    if isinstance(exc, SSL.SysCallError):
+        # With memory BIOs there is no system call: OpenSSL stopped on malformed input.
+        detail = exc.args[1] if len(exc.args) > 1 else ""
+        return f"malformed handshake data from the peer ({detail or 'no detail'})"
     details = exc.args[0] if exc.args else None
     if isinstance(details, list) and details:
         reasons = [str(entry[-1]) for entry in details if isinstance(entry, tuple) and entry]

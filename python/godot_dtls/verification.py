@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
+from OpenSSL._util import ffi as _ffi
 from OpenSSL._util import lib as _lib  # X509_VERIFY_PARAM_*, which pyOpenSSL does not wrap
 
 from .log import logger
@@ -41,42 +42,10 @@ __all__ = [
     "spki_sha256",
 ]
 
-# X509_V_ERR_* numbers are part of OpenSSL's stable ABI; the texts follow OpenSSL's own.
-_X509_ERRORS = {
-    2: "unable to get issuer certificate",
-    3: "unable to get certificate CRL",
-    4: "unable to decrypt certificate's signature",
-    7: "certificate signature failure",
-    8: "CRL signature failure",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    11: "CRL is not yet valid",
-    12: "CRL has expired",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    22: "certificate chain too long",
-    23: "certificate revoked",
-    24: "invalid CA certificate",
-    25: "path length constraint exceeded",
-    26: "unsuitable certificate purpose",
-    27: "certificate not trusted",
-    28: "certificate rejected",
-    32: "key usage does not include certificate signing",
-    62: "hostname mismatch",
-    64: "IP address mismatch",
-    66: "EE certificate key too weak",
-    67: "CA certificate key too weak",
-    68: "CA signature digest algorithm too weak",
-    79: "missing Authority Key Identifier",
-    80: "missing Subject Key Identifier",
-}
-
-
 def describe_x509_error(errnum: int) -> str:
-    """OpenSSL's text for an ``X509_V_ERR_*`` number."""
-    return _X509_ERRORS.get(errnum, f"X509 verify error {errnum}")
+    """OpenSSL's own text for an ``X509_V_ERR_*`` number (the numbering changed in 3.0)."""
+    text = _lib.X509_verify_cert_error_string(errnum)
+    return _ffi.string(text).decode("ascii", "replace") if text else f"X509 error {errnum}"
 
 
 class FailureKind(enum.Enum):
@@ -92,7 +61,18 @@ class VerificationFailure(NamedTuple):
     message: str
 
 
-def _subject_text(certificate: x509.Certificate) -> str:
+def _parse(certificate: crypto.X509) -> Optional[x509.Certificate]:
+    """The certificate for `cryptography`, or None where its stricter DER parser refuses
+    one that OpenSSL accepted (a BER boolean, say): OpenSSL's verdict still stands."""
+    try:
+        return certificate.to_cryptography()
+    except (ValueError, TypeError):
+        return None
+
+
+def _subject_text(certificate: Optional[x509.Certificate]) -> str:
+    if certificate is None:
+        return "<a certificate OpenSSL accepts but cryptography cannot parse>"
     try:
         return certificate.subject.rfc4514_string()
     except ValueError:
@@ -136,10 +116,14 @@ def request_name_check(connection: SSL.Connection, name: str) -> None:
     _lib.X509_VERIFY_PARAM_set1_host(param, encoded, len(encoded))
 
 
-def _engine_name_rules(certificate: x509.Certificate, name: str, openssl_matched: bool) -> bool:
+def _engine_name_rules(
+    certificate: Optional[x509.Certificate], name: str, openssl_matched: bool
+) -> bool:
     """OpenSSL's verdict adjusted to mbedTLS's use of the subject CN."""
     if not name:
         return False
+    if certificate is None:
+        return openssl_matched
     sans = _subject_alt_names(certificate)
     if sans is None:
         # No SAN extension: the CN is the name, for IP literals too (OpenSSL only looks
@@ -160,32 +144,44 @@ def spki_sha256(certificate: x509.Certificate) -> bytes:
     return digest.finalize()
 
 
+def _spki_sha256_of(certificate: crypto.X509) -> bytes:
+    """:func:`spki_sha256` read through OpenSSL (works for any certificate it accepted)."""
+    spki = crypto.dump_publickey(crypto.FILETYPE_ASN1, certificate.get_pubkey())
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize()
+
+
 def pin_text(digest: bytes) -> str:
     """A pin as HPKP writes it: ``sha256/<base64>``."""
     return "sha256/" + base64.b64encode(digest).decode("ascii")
 
 
-# OpenSSL's host and IP checks (X509_V_ERR_HOSTNAME_MISMATCH, X509_V_ERR_IP_ADDRESS_MISMATCH).
-_NAME_ERRORS = frozenset({62, 64})
+# OpenSSL's host and IP checks.
+_NAME_ERRORS = frozenset({_lib.X509_V_ERR_HOSTNAME_MISMATCH, _lib.X509_V_ERR_IP_ADDRESS_MISMATCH})
 
 # Revocation information missing or out of date (not "revoked"): soft-fail may accept.
-_CRL_AVAILABILITY_ERRORS = frozenset({3, 11, 12})
+_CRL_AVAILABILITY_ERRORS = frozenset(
+    {
+        _lib.X509_V_ERR_UNABLE_TO_GET_CRL,
+        _lib.X509_V_ERR_CRL_NOT_YET_VALID,
+        _lib.X509_V_ERR_CRL_HAS_EXPIRED,
+    }
+)
 
 
-def _name_mismatch(name: str, cert: x509.Certificate) -> VerificationFailure:
+def _name_mismatch(name: str, cert: Optional[x509.Certificate]) -> VerificationFailure:
     return VerificationFailure(
         FailureKind.HOSTNAME_MISMATCH,
         f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
     )
 
 
-def _within_validity(cert: x509.Certificate) -> bool:
-    now = datetime.datetime.now(datetime.timezone.utc)
-    try:
-        return cert.not_valid_before_utc <= now <= cert.not_valid_after_utc
-    except AttributeError:  # cryptography < 42
-        naive = now.replace(tzinfo=None)
-        return cert.not_valid_before <= naive <= cert.not_valid_after
+def _within_validity(certificate: crypto.X509) -> bool:
+    """Is now inside the certificate's validity period (read by OpenSSL)?"""
+    not_before = (certificate.get_notBefore() or b"").decode("ascii", "replace")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+    return not certificate.has_expired() and not_before <= now
 
 
 class CertificateVerifier:
@@ -224,7 +220,7 @@ class CertificateVerifier:
         self.seen_keys: List[bytes] = []
         self._name_error = False
 
-    def _on_name_error(self, cert: x509.Certificate) -> bool:
+    def _on_name_error(self, certificate: crypto.X509, cert: Optional[x509.Certificate]) -> bool:
         """OpenSSL found the name missing from the leaf (it checks names before dates).
 
         Failing right here lets OpenSSL send bad_certificate, the alert the engine sends.
@@ -234,7 +230,7 @@ class CertificateVerifier:
         name = self.expected_name or ""
         if _engine_name_rules(cert, name, openssl_matched=False):
             return True  # an IP literal in the CN of a certificate without SANs
-        if not _within_validity(cert):
+        if not _within_validity(certificate):
             self._name_error = True
             return True
         self.failure = _name_mismatch(name, cert)
@@ -248,16 +244,16 @@ class CertificateVerifier:
     def __call__(self, certificate: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
         if self.failure is not None:
             return False
-        cert = certificate.to_cryptography()
+        cert = _parse(certificate)
         if self.pins:
-            key = spki_sha256(cert)
+            key = _spki_sha256_of(certificate)
             if key not in self.seen_keys:
                 self.seen_keys.append(key)
         if not ok:
             if not self.check_chain:
                 return True  # pin-only trust: the chain does not matter, the keys do
             if errnum in _NAME_ERRORS:
-                return self._on_name_error(cert)
+                return self._on_name_error(certificate, cert)
             reason = describe_x509_error(errnum)
             if errnum in _CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
                 logger.warning("revocation check soft-failed at depth %d: %s", depth, reason)
