@@ -11,6 +11,7 @@ godot_dtls client. Every wait is a deadline-bounded poll loop.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import gc
 import importlib
 import inspect
@@ -20,14 +21,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType, SimpleNamespace
+from types import ModuleType
 from typing import Any, Callable, Dict, Iterator, List, Sequence
 
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
 
 import godot_dtls.udp  # noqa: F401 - imported before the stand-ins, which build on it
-from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status
+from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
 from godot_dtls.echo import EchoServer
+from godot_dtls.key_generation import Crypto
+from godot_dtls.verification import pin_text, spki_sha256
 
 ROOT = Path(__file__).resolve().parents[1]
 STANDINS = Path(__file__).resolve().parent / "standins"
@@ -96,6 +101,8 @@ class Runtime:
     make_bytes: Callable[[bytes], Any]
     read_bytes: Callable[[Any], bytes]
     byte_array_type: type
+    dictionary_type: type
+    make_string_array: Callable[[List[str]], Any]
     watch_status: Callable[[Any], List[int]]
     errors: Callable[[], List[str]]
     escaped: Callable[[], List[str]] = field(default=lambda: [])
@@ -159,6 +166,8 @@ def _godot_python(capsys: pytest.CaptureFixture[str]) -> Iterator[Runtime]:
             make_bytes=godot.PoolByteArray,
             read_bytes=bytes,
             byte_array_type=godot.PoolByteArray,
+            dictionary_type=godot.Dictionary,
+            make_string_array=godot.PoolStringArray,
             watch_status=watch_status,
             errors=errors,
             exposed_methods=lambda cls: list(cls._gd_methods),
@@ -196,6 +205,8 @@ def _maiself() -> Iterator[Runtime]:
             make_bytes=godot.PackedByteArray,
             read_bytes=lambda array: bytes(memoryview(array)),
             byte_array_type=godot.PackedByteArray,
+            dictionary_type=godot.Dictionary,
+            make_string_array=godot.PackedStringArray,
             watch_status=watch_status,
             errors=godot.errors,
             exposed_methods=lambda cls: list(cls._gd_methods),
@@ -246,6 +257,8 @@ def _py4godot() -> Iterator[Runtime]:
             make_bytes=lambda data: core.PackedByteArray.from_list(list(data)),
             read_bytes=lambda array: bytes(array.get_memory_view()),
             byte_array_type=core.PackedByteArray,
+            dictionary_type=core.Dictionary,
+            make_string_array=core.PackedStringArray._from_list,
             watch_status=watch_status,
             errors=lambda: messages("push_error"),
             escaped=lambda: messages("print_error"),
@@ -280,9 +293,12 @@ def echo(pki: Any) -> Iterator[EchoServer]:
 # --------------------------------------------------------------------------------- helpers
 
 
-def client_options(pki: Any, **extra: str) -> Dict[str, str]:
-    """The facade's options Dictionary, holding the test CA."""
-    options = {"mode": "client", "trusted_chain_pem": pki.ca.cert_pem.bytes().decode("ascii")}
+def client_options(pki: Any, **extra: Any) -> Dict[str, Any]:
+    """The facade's options Dictionary, holding the test CA (plus ``extra`` keys)."""
+    options: Dict[str, Any] = {
+        "mode": "client",
+        "trusted_chain_pem": pki.ca.cert_pem.bytes().decode("ascii"),
+    }
     options.update(extra)
     return options
 
@@ -448,32 +464,41 @@ def test_every_exposed_method_survives_junk(rt: Runtime, junk: Any) -> None:
         assert junk.get_reference_count() == 1
 
 
-def test_server_adapter_accepts_a_godot_dtls_client(rt: Runtime, pki: Any) -> None:
-    server = rt.new(rt.server_cls)
-    assert rt.call(server, "setup", server_options(pki)) == OK
-    server_id = rt.call(server, "get_server_id")
-    udp_server = rt.make_udp_server()
-    client_udp = PacketPeerUDP()
-    assert client_udp.connect_to_host(V4, rt.udp_server_port(udp_server)) == Error.OK
-    client = PacketPeerDTLS()
-    assert client.connect_to_peer(client_udp, "localhost", pki.client_options()) == Error.OK
-    peers: List[Any] = []
-    takes: List[int] = []
+class AdapterEchoServer:
+    """An echo server run through the server and peer adapters: a party for pump().
 
-    def serve() -> None:
-        udp_server.poll()
-        while udp_server.is_connection_available():
-            udp = udp_server.take_connection()
-            if rt.name == "maiself":  # a real class: Godot 4's take_connection shape
-                peer = rt.call(server, "take_connection", udp)
+    Each UDP peer goes through ``take_connection`` (maiself's real class, Godot 4's shape)
+    or ``accept_connection`` with the server id (the other runtimes); ``takes`` records the
+    status each new peer had, ``peers`` keeps the ones handshaking.
+    """
+
+    def __init__(self, rt: Runtime, options: Any) -> None:
+        self.rt = rt
+        self.server = rt.new(rt.server_cls)
+        assert rt.call(self.server, "setup", options) == OK, rt.call(
+            self.server, "get_last_error_message"
+        )
+        self.server_id = rt.call(self.server, "get_server_id")
+        self.udp_server = rt.make_udp_server()
+        self.port = rt.udp_server_port(self.udp_server)
+        self.peers: List[Any] = []
+        self.takes: List[int] = []
+
+    def poll(self) -> None:
+        rt = self.rt
+        self.udp_server.poll()
+        while self.udp_server.is_connection_available():
+            udp = self.udp_server.take_connection()
+            if rt.name == "maiself":
+                peer = rt.call(self.server, "take_connection", udp)
                 assert isinstance(peer, rt.peer_cls)
             else:
                 peer = rt.new(rt.peer_cls)
-                assert rt.call(peer, "accept_connection", server_id, udp) == OK
-            takes.append(rt.status(peer))
+                assert rt.call(peer, "accept_connection", self.server_id, udp) == OK
+            self.takes.append(rt.status(peer))
             if rt.status(peer) == Status.HANDSHAKING:
-                peers.append(peer)
-        for peer in peers:
+                self.peers.append(peer)
+        for peer in self.peers:
             rt.call(peer, "poll")
             while rt.status(peer) == Status.CONNECTED and (
                 rt.call(peer, "get_available_packet_count") > 0
@@ -481,18 +506,347 @@ def test_server_adapter_accepts_a_godot_dtls_client(rt: Runtime, pki: Any) -> No
                 packet = rt.call(peer, "get_packet")
                 assert rt.call(peer, "put_packet", packet) == OK
 
-    serving = SimpleNamespace(poll=serve)  # a party for pump(), like the client
-    assert pump(rt, [], lambda: client.get_status() != Status.HANDSHAKING, client, serving)
+    def connect(self, tls: TLSOptions, hostname: str = "localhost") -> PacketPeerDTLS:
+        """A godot_dtls client connected to this server (the handshake is over)."""
+        udp = PacketPeerUDP()
+        assert udp.connect_to_host(V4, self.port) == Error.OK
+        client = PacketPeerDTLS()
+        assert client.connect_to_peer(udp, hostname, tls) == Error.OK
+        assert pump(self.rt, [], lambda: client.get_status() != Status.HANDSHAKING, client, self)
+        return client
+
+    def stop(self) -> None:
+        self.udp_server.stop()
+
+
+def test_server_adapter_accepts_a_godot_dtls_client(rt: Runtime, pki: Any) -> None:
+    serving = AdapterEchoServer(rt, server_options(pki))
+    client = serving.connect(pki.client_options())
     assert client.get_status() == Status.CONNECTED
-    assert takes == [Status.ERROR, Status.HANDSHAKING]  # cookie exchange, then the retry
+    assert serving.takes == [Status.ERROR, Status.HANDSHAKING]  # cookie exchange, then retry
     for size in SIZES:
         payload = os.urandom(size)
         assert client.put_packet(payload) == Error.OK
         assert pump(rt, [], lambda: client.get_available_packet_count() > 0, client, serving)
         assert client.get_packet() == payload
     client.disconnect_from_peer()
-    assert pump(rt, [], lambda: rt.status(peers[0]) == Status.DISCONNECTED, serving)
-    udp_server.stop()
+    assert pump(rt, [], lambda: rt.status(serving.peers[0]) == Status.DISCONNECTED, serving)
+    serving.stop()
+
+
+# ---------------------------------------------------------------- beyond the engine
+
+PSK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+RESUME: Dict[str, Any] = {"session_resumption": True}
+VALUE_TYPES = (type(None), bool, int, float, str)
+
+
+def to_python(value: Any) -> Any:
+    """A value returned to GDScript, as plain Python; fails on anything that is not a
+    Variant of the runtime (a Dictionary, an Array, a String or a scalar)."""
+    name = type(value).__name__
+    if name == "GDString":
+        return str(value)
+    if name == "Dictionary":
+        return {to_python(key): to_python(value[key]) for key in list(value.keys())}
+    if name in ("Array", "PoolStringArray", "PackedStringArray"):
+        return [to_python(item) for item in value]
+    assert type(value) in VALUE_TYPES, f"{value!r} is not a Variant value"
+    return value
+
+
+def leaf_pin(pki: Any) -> str:
+    return pin_text(spki_sha256(pki.server_chain().certificates[0]))
+
+
+def make_crl(ca: Any, revoked_serials: Sequence[int], next_update_in: float = 86400.0) -> str:
+    """A PEM CRL signed by the trustme CA ``ca``, revoking ``revoked_serials``."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(days=2))
+        .next_update(now + datetime.timedelta(seconds=next_update_in))
+    )
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - datetime.timedelta(hours=1))
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    return crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def handshake(rt: Runtime, port: int, hostname: str, options: Any, *others: Any) -> Any:
+    """A new adapter peer whose handshake with ``port`` has ended (either way)."""
+    udp = connect_udp(rt, port)
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "connect_to_peer", udp, hostname, options) == OK, str(
+        rt.call(peer, "get_last_error_message")
+    )
+    assert pump(rt, [peer], lambda: rt.status(peer) != Status.HANDSHAKING, *others)
+    return peer
+
+
+@contextlib.contextmanager
+def echo_server(options: TLSOptions) -> Iterator[EchoServer]:
+    server = EchoServer(options, 0, V4)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_pins_accept_the_server_key_and_refuse_others(
+    rt: Runtime, pki: Any, echo: EchoServer
+) -> None:
+    ca_pin_hex = spki_sha256(pki.ca_certificate().certificates[0]).hex()
+    as_array = client_options(pki, pinned_spki_sha256=[leaf_pin(pki)])
+    peer = handshake(rt, echo.port, "localhost", as_array, echo)
+    assert rt.status(peer) == Status.CONNECTED
+    echo_round_trip(rt, peer, echo, 64)
+    packed = {**client_options(pki), "pinned_spki_sha256": rt.make_string_array([ca_pin_hex])}
+    assert rt.status(handshake(rt, echo.port, "localhost", packed, echo)) == Status.CONNECTED
+
+    wrong = client_options(pki, pinned_spki_sha256=[(b"\x01" * 32).hex()])
+    refused = handshake(rt, echo.port, "localhost", wrong, echo)
+    assert rt.status(refused) == Status.ERROR
+    message = str(rt.call(refused, "get_last_error_message"))
+    assert "no pinned key" in message and leaf_pin(pki) in message  # names the keys seen
+    assert any("no pinned key" in line for line in rt.errors())
+
+
+def test_pin_alone_trusts_a_self_signed_server(rt: Runtime) -> None:
+    crypto = Crypto()
+    key = crypto.generate_ec()
+    certificate = crypto.generate_self_signed_certificate(key, "CN=game-server")
+    pin = pin_text(spki_sha256(certificate.certificates[0]))
+    with echo_server(TLSOptions.server(key, certificate)) as server:
+        options = {"mode": "client_unsafe", "pinned_spki_sha256": [pin]}
+        peer = handshake(rt, server.port, "game.example", options, server)
+        assert rt.status(peer) == Status.CONNECTED
+        echo_round_trip(rt, peer, server, 1200)
+
+
+def test_revocation_lists(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    serial = pki.server_chain().certificates[0].serial_number
+    clean = client_options(pki, crls_pem=[make_crl(pki.ca, [])])
+    assert rt.status(handshake(rt, echo.port, "localhost", clean, echo)) == Status.CONNECTED
+    revoking = client_options(pki, crls_pem=[make_crl(pki.ca, [serial])])
+    revoked = handshake(rt, echo.port, "localhost", revoking, echo)
+    assert rt.status(revoked) == Status.ERROR
+    assert "revoked" in str(rt.call(revoked, "get_last_error_message"))
+    stale = [make_crl(pki.ca, [], next_update_in=-3600)]
+    hard = handshake(rt, echo.port, "localhost", client_options(pki, crls_pem=stale), echo)
+    assert rt.status(hard) == Status.ERROR
+    soft_options = {**client_options(pki, crls_pem=stale), "crl_soft_fail": True}
+    soft = handshake(rt, echo.port, "localhost", soft_options, echo)
+    assert rt.status(soft) == Status.CONNECTED
+
+
+def test_alpn_is_agreed_and_the_key_log_written(
+    rt: Runtime, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+    key_log = tmp_path / "keys.log"
+    tls = TLSOptions.server(pki.server_key(), pki.server_chain(), alpn=["game/2", "game/1"])
+    with echo_server(tls) as server:
+        options = client_options(pki, alpn=["game/1", "game/2"], key_log_file=str(key_log))
+        peer = handshake(rt, server.port, "localhost", options, server)
+        assert rt.status(peer) == Status.CONNECTED
+        protocol = rt.call(peer, "get_alpn_protocol")
+        assert str(protocol) == "game/2"
+        assert to_python(rt.call(peer, "get_stats"))["alpn"] == "game/2"
+        assert key_log.read_text().startswith("CLIENT_RANDOM ")
+        plain = handshake(rt, server.port, "localhost", client_options(pki), server)
+        assert str(rt.call(plain, "get_alpn_protocol")) == ""
+
+
+def test_second_connection_resumes_the_session(rt: Runtime, pki: Any) -> None:
+    tls = TLSOptions.server(pki.server_key(), pki.server_chain(), session_resumption=True)
+    with echo_server(tls) as server:
+        resumed = []
+        for _ in range(2):  # a new adapter peer and a new, equal options Dictionary each time
+            peer = handshake(rt, server.port, "localhost", client_options(pki, **RESUME), server)
+            assert rt.status(peer) == Status.CONNECTED
+            flag = rt.call(peer, "is_session_resumed")
+            assert type(flag) is bool
+            resumed.append(flag)
+            assert to_python(rt.call(peer, "get_stats"))["session_resumed"] is flag
+            echo_round_trip(rt, peer, server, 64)
+            assert rt.call(peer, "disconnect_from_peer") == OK
+        assert resumed == [False, True]
+        without = handshake(rt, server.port, "localhost", client_options(pki), server)
+        assert rt.call(without, "is_session_resumed") is False
+
+
+def test_psk_client_through_the_options_dictionary(rt: Runtime) -> None:
+    with echo_server(TLSOptions.server_psk({"player-1": PSK_KEY})) as server:
+        options = {"mode": "client_psk", "psk_identity": "player-1", "psk_key_hex": PSK_KEY.hex()}
+        peer = handshake(rt, server.port, "", options, server)
+        assert rt.status(peer) == Status.CONNECTED, str(rt.call(peer, "get_last_error_message"))
+        echo_round_trip(rt, peer, server, 1200)
+        assert "PSK" in to_python(rt.call(peer, "get_stats"))["cipher"]
+
+
+def test_equal_option_dictionaries_share_one_tls_options(rt: Runtime, pki: Any) -> None:
+    """godot_dtls keys its OpenSSL contexts and resumable sessions by TLSOptions object."""
+    bridge = rt.peer_module.bridge
+    runtime = rt.peer_module.RUNTIME
+    first = bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)
+    assert first is bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)
+    assert first is not bridge.client_options(client_options(pki, alpn=["game/2"]), runtime)
+    assert bridge.client_options({"mode": "client"}, runtime) is None  # the shared default
+    for index in range(bridge.OPTIONS_CACHE_SIZE):
+        bridge.client_options(client_options(pki, common_name_override=f"h{index}"), runtime)
+    assert len(bridge._options_cache) == bridge.OPTIONS_CACHE_SIZE  # bounded
+
+
+def test_stats_are_a_dictionary_of_plain_values(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    peer = rt.new(rt.peer_cls)
+    before = rt.call(peer, "get_stats")
+    assert isinstance(before, rt.dictionary_type) and to_python(before) == {}
+    assert rt.call(peer, "is_session_resumed") is False
+    assert str(rt.call(peer, "get_alpn_protocol")) == ""
+    peer = connected_peer(rt, echo, "localhost", client_options(pki))
+    echo_round_trip(rt, peer, echo, 100)
+    stats = rt.call(peer, "get_stats")
+    assert isinstance(stats, rt.dictionary_type)
+    plain = to_python(stats)
+    assert plain["version"] == "DTLSv1.2"
+    assert "GCM" in plain["cipher"] or "CHACHA" in plain["cipher"]
+    assert plain["packets_sent"] == 1 and plain["packets_received"] == 1
+    assert plain["bytes_sent"] > 100 and plain["handshake_time"] >= 0
+    assert plain["session_resumed"] is False and plain["alpn"] == ""
+    assert rt.call(peer, "disconnect_from_peer") == OK
+    assert to_python(rt.call(peer, "get_stats"))["alerts_sent"] == ["close_notify"]
+
+
+def test_stats_fall_back_to_an_empty_dictionary(rt: Runtime) -> None:
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "get_status") == Status.DISCONNECTED  # the core exists now
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("broken inside")
+
+    library_peer = peer._dtls_core._peer
+    library_peer.get_stats = library_peer.is_session_resumed = broken
+    library_peer.get_alpn_protocol = broken
+    stats = rt.call(peer, "get_stats")
+    assert isinstance(stats, rt.dictionary_type) and to_python(stats) == {}
+    assert rt.call(peer, "is_session_resumed") is False
+    assert str(rt.call(peer, "get_alpn_protocol")) == ""
+    assert "broken inside" in str(rt.call(peer, "get_last_error_message"))
+
+
+def test_bad_extension_values_give_invalid_parameter(rt: Runtime, pki: Any) -> None:
+    udp = connect_udp(rt, 9)  # never sent to: every call below fails before that
+    peer = rt.new(rt.peer_cls)
+    pin = leaf_pin(pki)
+    psk = {"mode": "client_psk", "psk_identity": "player-1", "psk_key_hex": PSK_KEY.hex()}
+    client_cases = [
+        (client_options(pki, pinned_spki_sha256=["xyz"]), "not a SHA-256 SPKI pin"),
+        (client_options(pki, pinned_spki_sha256=pin), "must be an Array of Strings"),
+        (client_options(pki, alpn="game/1"), 'options["alpn"] must be an Array of Strings'),
+        (client_options(pki, alpn=42), "Array of Strings, got int"),
+        (client_options(pki, alpn=[""]), "ALPN names are 1 to 255 bytes"),
+        (client_options(pki, alpn=[7]), 'options["alpn"][0] must be a String'),
+        (client_options(pki, session_resumption="yes"), "must be a bool"),
+        (client_options(pki, crl_soft_fail=1), "must be a bool"),
+        (client_options(pki, crls_pem=["junk"]), 'options["crls_pem"][0]'),
+        (client_options(pki, key_log_file="user://keys.log"), "globalize_path"),
+        (client_options(pki, key_log_file=7), "must be a String"),
+        (client_options(pki, pins=[pin]), 'unknown key "pins"'),
+        ({"mode": "client_unsafe", "crls_pem": ["x"]}, 'cannot be used in mode "client_unsafe"'),
+        ({**psk, "pinned_spki_sha256": [pin]}, 'cannot be used in mode "client_psk"'),
+        ({**psk, "session_resumption": True}, 'cannot be used in mode "client_psk"'),
+        ({**psk, "psk_key_hex": "zz"}, "hex digits"),
+        ({**psk, "psk_key_hex": ""}, 'options["psk_key_hex"] is missing'),
+        ({**psk, "psk_identity": ""}, 'options["psk_identity"] is missing'),
+        ({"mode": "psk"}, 'options["mode"] must be'),
+    ]
+    for options, expected in client_cases:
+        assert rt.call(peer, "connect_to_peer", udp, "localhost", options) == INVALID, options
+        message = str(rt.call(peer, "get_last_error_message"))
+        assert expected in message, (options, message)
+        assert any(expected in line for line in rt.errors()), options
+    assert rt.status(peer) == Status.DISCONNECTED
+
+    plain = server_options(pki)
+    server_cases = [
+        ({"mode": "server_psk"}, 'options["psk_keys_hex"] is missing'),
+        ({"mode": "server_psk", "psk_keys_hex": {"a": "xyz"}}, '["psk_keys_hex"]["a"]'),
+        ({"mode": "server_psk", "psk_keys_hex": ["a"]}, "must be a Dictionary"),
+        ({**plain, "sni": "other.test"}, 'options["sni"] must be a Dictionary'),
+        ({**plain, "sni": {"other.test": {"key_pem": "junk"}}}, '["certificate_pem"] is missing'),
+        ({**plain, "sni": {"": plain}}, "empty server name"),
+        ({**plain, "sni": {"o": {**plain, "alpn": ["x"]}}}, 'unknown key "alpn"'),
+        ({**plain, "alpn": 5}, "Array of Strings"),
+        ({**plain, "psk_keys_hex": {"a": "00"}}, 'cannot be used in mode "server"'),
+        ({**plain, "mode": "client"}, 'options["mode"] must be "server" or "server_psk"'),
+    ]
+    for options, expected in server_cases:
+        server = rt.new(rt.server_cls)
+        assert rt.call(server, "setup", options) == INVALID, options
+        message = str(rt.call(server, "get_last_error_message"))
+        assert expected in message, (options, message)
+
+
+def test_server_adapter_with_sni_alpn_and_resumption(rt: Runtime, pki: Any, other_pki: Any) -> None:
+    other = other_pki.ca.issue_cert("other.test")
+    options = {
+        **server_options(pki),
+        "sni": {
+            "other.test": {
+                "key_pem": other.private_key_pem.bytes().decode("ascii"),
+                "certificate_pem": other.cert_chain_pems[0].bytes().decode("ascii"),
+            }
+        },
+        "alpn": ["game/1"],
+        "session_resumption": True,
+    }
+    serving = AdapterEchoServer(rt, options)
+    try:
+        named = serving.connect(other_pki.client_options(), hostname="other.test")
+        assert named.get_status() == Status.CONNECTED  # only other.test's certificate passes
+        tls = TLSOptions.client(pki.ca_certificate(), alpn=["game/1"], session_resumption=True)
+        resumed = []
+        for _ in range(2):
+            client = serving.connect(tls)
+            assert client.get_status() == Status.CONNECTED
+            assert client.get_alpn_protocol() == "game/1"
+            resumed.append(client.is_session_resumed())
+            assert pump(rt, [], lambda: rt.status(serving.peers[-1]) == Status.CONNECTED, serving)
+            assert str(rt.call(serving.peers[-1], "get_alpn_protocol")) == "game/1"
+            server_stats = to_python(rt.call(serving.peers[-1], "get_stats"))
+            assert server_stats["alpn"] == "game/1"
+            client.disconnect_from_peer()
+        assert resumed == [False, True]
+    finally:
+        serving.stop()
+
+
+def test_server_adapter_with_psk(rt: Runtime) -> None:
+    options = {
+        "mode": "server_psk",
+        "psk_keys_hex": {"player-1": PSK_KEY.hex()},
+        "psk_identity_hint": "game",
+    }
+    serving = AdapterEchoServer(rt, options)
+    try:
+        client = serving.connect(TLSOptions.client_psk("player-1", PSK_KEY), hostname="")
+        assert client.get_status() == Status.CONNECTED
+        assert client.put_packet(b"psk data") == Error.OK
+        assert pump(rt, [], lambda: client.get_available_packet_count() > 0, client, serving)
+        assert client.get_packet() == b"psk data"
+        stranger = serving.connect(TLSOptions.client_psk("stranger", PSK_KEY), hostname="")
+        assert stranger.get_status() == Status.ERROR
+    finally:
+        serving.stop()
 
 
 # ----------------------------------------------------------------- godot-python (Godot 3)

@@ -20,6 +20,11 @@ class_name PythonDTLSServer extends RefCounted
 ##     if peer and peer.get_status() == PythonPacketPeerDTLS.Status.STATUS_HANDSHAKING:
 ##         peers.append(peer)
 ## [/codeblock]
+## Beyond the engine (Python backend only), set before [method setup] with chainable
+## methods: [method with_sni] (a certificate per server name), [method with_alpn],
+## [method with_session_resumption], [method with_key_log]; or [method setup_psk] to accept
+## clients by pre-shared key. On the engine backend a setup asked to use any of them is
+## refused with [constant ERR_UNAVAILABLE] rather than done without them.
 
 ## Name of the Python class (extension class, or py4godot script file stem).
 const PYTHON_CLASS := "PyDTLSServer"
@@ -27,6 +32,15 @@ const PYTHON_CLASS := "PyDTLSServer"
 const ENGINE_BACKEND := "engine:DTLSServer"
 ## Finds the Python runtime; shared with [PythonPacketPeerDTLS].
 const Backends := preload("res://addons/godot_dtls/godot_dtls_backends.gd")
+## What each extension option (a key of the Python options Dictionary) is called in the
+## error the engine backend gives when asked for it.
+const EXTENSION_FEATURES := {
+	"sni": "certificates by server name (with_sni)",
+	"alpn": "ALPN (with_alpn)",
+	"session_resumption": "session resumption (with_session_resumption)",
+	"key_log_file": "the TLS key log (with_key_log)",
+	"psk": "pre-shared keys (setup_psk)",
+}
 
 ## The Python server ([code]PyDTLSServer[/code]), or null.
 var _py: Object
@@ -36,6 +50,9 @@ var _engine_server: DTLSServer
 var _backend := Backends.NO_BACKEND
 ## The facade's own last error (backend missing, bad arguments).
 var _last_error := ""
+## Extension options set by the [code]with_*[/code] methods, merged into the options
+## Dictionary given to the Python backend by [method setup] and [method setup_psk].
+var _extras: Dictionary = {}
 
 
 ## Picks the backend as [method PythonPacketPeerDTLS._init] does: [param prefer_backend]
@@ -66,11 +83,15 @@ func _init(prefer_backend: String = "") -> void:
 
 
 ## Configures the server with [param server_options] from [method TLSOptions.server]
-## (private key and certificate chain). Returns [constant OK];
-## [constant ERR_INVALID_PARAMETER] for null or client options,
-## [constant ERR_ALREADY_IN_USE] on a second call.
+## (private key and certificate chain), plus the extensions set with the
+## [code]with_*[/code] methods. Returns [constant OK]; [constant ERR_INVALID_PARAMETER]
+## for null or client options or a bad extension value, [constant ERR_ALREADY_IN_USE] on a
+## second call, [constant ERR_UNAVAILABLE] when extensions were set but the engine
+## backend runs.
 func setup(server_options: TLSOptions) -> Error:
 	if _engine_server != null:
+		if not _extras.is_empty():
+			return _refuse_on_engine("setup", _extras.keys())
 		return _engine_server.setup(server_options)
 	if _py == null:
 		push_error("setup: no DTLS backend (%s)" % _last_error)
@@ -79,7 +100,80 @@ func setup(server_options: TLSOptions) -> Error:
 		_last_error = "setup: server_options must come from TLSOptions.server()"
 		push_error(_last_error)
 		return ERR_INVALID_PARAMETER
-	return Backends.to_error(_py.setup(server_options_to_dictionary(server_options)))
+	var options := server_options_to_dictionary(server_options)
+	options.merge(_extras, true)
+	return Backends.to_error(_py.setup(options))
+
+
+## Configures the server to accept clients by pre-shared key instead of a certificate:
+## [param keys] maps each client identity (String) to its key (PackedByteArray), as the
+## clients pass them to [method PythonPacketPeerDTLS.connect_to_peer_psk];
+## [param identity_hint] is sent to clients that want one. [method with_alpn] and
+## [method with_key_log] apply, [method with_sni] and resumption do not. Python backend
+## only: the engine backend returns [constant ERR_UNAVAILABLE]. Returns [constant OK], or
+## [constant ERR_INVALID_PARAMETER] for an empty [param keys] or a key that is not a
+## PackedByteArray.
+func setup_psk(keys: Dictionary, identity_hint := "") -> Error:
+	if _engine_server != null:
+		var features: Array = ["psk"]
+		features.append_array(_extras.keys())
+		return _refuse_on_engine("setup_psk", features)
+	if _py == null:
+		push_error("setup_psk: no DTLS backend (%s)" % _last_error)
+		return ERR_UNAVAILABLE
+	var keys_hex := {}
+	for identity: Variant in keys:
+		var key: Variant = keys[identity]
+		if typeof(key) != TYPE_PACKED_BYTE_ARRAY:
+			_last_error = "setup_psk: the key of identity %s must be a PackedByteArray" % identity
+			push_error(_last_error)
+			return ERR_INVALID_PARAMETER
+		var key_bytes: PackedByteArray = key
+		keys_hex[str(identity)] = key_bytes.hex_encode()
+	var options := {
+		"mode": "server_psk", "psk_keys_hex": keys_hex, "psk_identity_hint": identity_hint
+	}
+	options.merge(_extras, true)
+	return Backends.to_error(_py.setup(options))
+
+
+## Presents [param certificate] (leaf first, then its chain) signed for [param key] to
+## clients that ask for the server name [param name] (SNI, the hostname they connect to),
+## instead of the certificate given to [method setup]. Call once per name. Python backend
+## only. Returns this server, for chaining.
+func with_sni(name: String, key: CryptoKey, certificate: X509Certificate) -> PythonDTLSServer:
+	var names: Dictionary = _extras.get("sni", {})
+	names[name] = {
+		"key_pem": key.save_to_string() if key != null else "",
+		"certificate_pem": certificate.save_to_string() if certificate != null else "",
+	}
+	_extras["sni"] = names
+	return self
+
+
+## Accepts the application protocols [param protocols] (ALPN), in order of preference:
+## the first one a client also offers is agreed on. An empty array removes them. Python
+## backend only. Returns this server.
+func with_alpn(protocols: PackedStringArray) -> PythonDTLSServer:
+	_set_extra("alpn", Array(protocols), not protocols.is_empty())
+	return self
+
+
+## With [param enabled], clients that ask for it resume their earlier session (an
+## abbreviated handshake, see [method PythonPacketPeerDTLS.with_session_resumption]).
+## Python backend only. Returns this server.
+func with_session_resumption(enabled := true) -> PythonDTLSServer:
+	_set_extra("session_resumption", true, enabled)
+	return self
+
+
+## Appends the session secrets to the file [param path] in NSS key log format, for
+## Wireshark ([code]res://[/code] and [code]user://[/code] paths are globalized).
+## Debugging only. An empty path turns it off. Python backend only. Returns this server.
+func with_key_log(path: String) -> PythonDTLSServer:
+	var os_path := ProjectSettings.globalize_path(path) if not path.is_empty() else ""
+	_set_extra("key_log_file", os_path, not os_path.is_empty())
+	return self
 
 
 ## Starts the server side of a handshake with the client behind [param udp_peer] (a peer
@@ -125,6 +219,27 @@ static func server_options_to_dictionary(server_options: TLSOptions) -> Dictiona
 		"key_pem": key.save_to_string() if key != null else "",
 		"certificate_pem": certificate.save_to_string() if certificate != null else "",
 	}
+
+
+## Sets the extension option [param key] to [param value], or removes it when not
+## [param enabled].
+func _set_extra(key: String, value: Variant, enabled: bool) -> void:
+	if enabled:
+		_extras[key] = value
+	else:
+		_extras.erase(key)
+
+
+## Refuses [param method] on the engine backend, which cannot honour the extension
+## options [param keys]: names them in the error and returns [constant ERR_UNAVAILABLE].
+func _refuse_on_engine(method: String, keys: Array) -> Error:
+	var features := PackedStringArray()
+	for key: Variant in keys:
+		features.append(str(EXTENSION_FEATURES.get(key, key)))
+	var message := "%s: %s need the Python backend; the engine's %s cannot honour them"
+	_last_error = message % [method, ", ".join(features), "DTLSServer"]
+	push_error(_last_error)
+	return ERR_UNAVAILABLE
 
 
 ## The adapter's own backend name ("python:<runtime>"), or "python" if it has none.

@@ -1,4 +1,4 @@
-@tool
+@tool  # gdlint:ignore = max-public-methods
 @icon("res://addons/godot_dtls/icon.svg")
 class_name PythonPacketPeerDTLS extends RefCounted
 ## A DTLS 1.2 peer with the methods of [PacketPeerDTLS], run by godot-dtls (Python on
@@ -23,6 +23,18 @@ class_name PythonPacketPeerDTLS extends RefCounted
 ## [/codeblock]
 ## Named enum values need their enum in GDScript, hence [code]Status.STATUS_CONNECTED[/code];
 ## the numbers equal [enum PacketPeerDTLS.Status], so the engine's constants compare equal.
+## [br][br]
+## Beyond the engine (Python backend only), set before connecting with chainable methods:
+## [method with_pins], [method with_crls], [method with_alpn],
+## [method with_session_resumption], [method with_key_log], and
+## [method connect_to_peer_psk] instead of certificates; afterwards [method get_stats],
+## [method is_session_resumed] and [method get_alpn_protocol] report on the connection.
+## On the engine backend a connection asked to use any of them is refused with
+## [constant ERR_UNAVAILABLE] rather than made without them.
+## [codeblock]
+## var dtls := PythonPacketPeerDTLS.new().with_pins(["sha256/..."]).with_alpn(["game/1"])
+## dtls.connect_to_peer(udp, "game.example", TLSOptions.client_unsafe())
+## [/codeblock]
 
 ## Emitted when [method get_status] changes, as seen after [method connect_to_peer],
 ## [method poll], [method disconnect_from_peer], [method put_packet] or
@@ -56,6 +68,17 @@ const ENCODE_BUFFER_MAX_SIZE := 8 * 1024 * 1024
 const VARIANT_HEADER_SIZE := 4
 ## Finds the Python runtime; shared with [PythonDTLSServer].
 const Backends := preload("res://addons/godot_dtls/godot_dtls_backends.gd")
+## What each extension option (a key of the Python options Dictionary) is called in the
+## error the engine backend gives when asked for it.
+const EXTENSION_FEATURES := {
+	"pinned_spki_sha256": "certificate pinning (with_pins)",
+	"crls_pem": "revocation lists (with_crls)",
+	"crl_soft_fail": "CRL soft-fail (with_crls)",
+	"alpn": "ALPN (with_alpn)",
+	"session_resumption": "session resumption (with_session_resumption)",
+	"key_log_file": "the TLS key log (with_key_log)",
+	"psk": "pre-shared keys (connect_to_peer_psk)",
+}
 
 ## The Python peer ([code]PyPacketPeerDTLS[/code]), or null.
 var _py: Object
@@ -69,6 +92,9 @@ var _packet_error: Error = OK
 var _last_status: Status = Status.STATUS_DISCONNECTED
 ## The facade's own last error (backend missing, bad arguments).
 var _last_error := ""
+## Extension options set by the [code]with_*[/code] methods, merged into the options
+## Dictionary given to the Python backend on every connect (keys as the adapters read them).
+var _extras: Dictionary = {}
 
 
 ## Picks the backend: [param prefer_backend] is [code]"auto"[/code] (Python when loaded,
@@ -110,13 +136,17 @@ func _init(prefer_backend: String = "", adopted_peer: Object = null) -> void:
 ## [method TLSOptions.client] or [method TLSOptions.client_unsafe]; null means
 ## [code]TLSOptions.client()[/code] (the default CA bundle).
 ## Returns [constant OK] with the status [constant STATUS_HANDSHAKING], else an error
-## ([constant ERR_INVALID_PARAMETER] for an unconnected peer or server options,
-## [constant ERR_ALREADY_IN_USE] while a connection is live).
+## ([constant ERR_INVALID_PARAMETER] for an unconnected peer, server options or a bad
+## extension value, [constant ERR_ALREADY_IN_USE] while a connection is live,
+## [constant ERR_UNAVAILABLE] when extensions were set but the engine backend runs).
+## The extensions set with the [code]with_*[/code] methods apply.
 func connect_to_peer(
 	packet_peer: PacketPeerUDP, hostname: String, client_options: TLSOptions = null
 ) -> Error:
 	var result: Error
 	if _engine_peer != null:
+		if not _extras.is_empty():
+			return _refuse_on_engine("connect_to_peer", _extras.keys())
 		result = _engine_peer.connect_to_peer(packet_peer, hostname, client_options)
 	elif _py != null:
 		if client_options != null and client_options.is_server():
@@ -124,11 +154,87 @@ func connect_to_peer(
 			push_error(_last_error)
 			return ERR_INVALID_PARAMETER
 		var options := client_options_to_dictionary(client_options)
+		options.merge(_extras, true)
 		result = Backends.to_error(_py.connect_to_peer(packet_peer, hostname, options))
 	else:
 		return _unavailable("connect_to_peer")
 	_refresh_status()
 	return result
+
+
+## Starts a DTLS client handshake authenticated by a pre-shared key instead of
+## certificates: [param identity] names the key to the server, [param key] is the secret
+## (16 or 32 random bytes, e.g. [method Crypto.generate_random_bytes]). The server must use
+## [method PythonDTLSServer.setup_psk] (or another PSK server). [method with_alpn] and
+## [method with_key_log] apply; pins, CRLs and resumption do not (refused with
+## [constant ERR_INVALID_PARAMETER]). Python backend only: the engine backend returns
+## [constant ERR_UNAVAILABLE]. Otherwise returns as [method connect_to_peer] does.
+func connect_to_peer_psk(
+	packet_peer: PacketPeerUDP, identity: String, key: PackedByteArray
+) -> Error:
+	if _engine_peer != null:
+		var features: Array = ["psk"]
+		features.append_array(_extras.keys())
+		return _refuse_on_engine("connect_to_peer_psk", features)
+	if _py == null:
+		return _unavailable("connect_to_peer_psk")
+	var options := {"mode": "client_psk", "psk_identity": identity, "psk_key_hex": key.hex_encode()}
+	options.merge(_extras, true)
+	var result := Backends.to_error(_py.connect_to_peer(packet_peer, "", options))
+	_refresh_status()
+	return result
+
+
+## Accepts the server only if its certificate chain (leaf, intermediates or CA) holds one
+## of the public keys in [param pins]: SHA-256 SubjectPublicKeyInfo hashes, base64 (as
+## HPKP writes them, with or without [code]sha256/[/code]) or hex, as printed by
+## [code]godot-dtls pin server.crt[/code]. With [method TLSOptions.client_unsafe] and no
+## trusted chain the pin alone decides: a self-signed game server can be trusted this way.
+## A failed pin ends in [constant STATUS_ERROR] with the keys seen in
+## [method get_last_error_message]. An empty array removes the pins. Python backend only.
+## Returns this peer, for chaining.
+func with_pins(pins: PackedStringArray) -> PythonPacketPeerDTLS:
+	_set_extra("pinned_spki_sha256", Array(pins), not pins.is_empty())
+	return self
+
+
+## Checks the server's chain against the certificate revocation lists [param crls_pem]
+## (PEM text, one CRL per issuer): a revoked certificate fails the handshake. A list that
+## is missing for an issuer or out of date fails it too, unless [param soft_fail]. Needs
+## [method TLSOptions.client] options (not [code]client_unsafe[/code]). An empty array
+## removes the lists. Python backend only. Returns this peer, for chaining.
+func with_crls(crls_pem: PackedStringArray, soft_fail := false) -> PythonPacketPeerDTLS:
+	_set_extra("crls_pem", Array(crls_pem), not crls_pem.is_empty())
+	_set_extra("crl_soft_fail", true, soft_fail and not crls_pem.is_empty())
+	return self
+
+
+## Offers the application protocols [param protocols] (ALPN, e.g. [code]"game/2"[/code]);
+## the server picks one by its own preference and [method get_alpn_protocol] then names
+## it. An empty array removes the offer. Python backend only. Returns this peer.
+func with_alpn(protocols: PackedStringArray) -> PythonPacketPeerDTLS:
+	_set_extra("alpn", Array(protocols), not protocols.is_empty())
+	return self
+
+
+## With [param enabled], a later connection to the same server name with the same
+## options resumes the last session (an abbreviated handshake, see
+## [method is_session_resumed]) when the server allows it
+## ([method PythonDTLSServer.with_session_resumption]). Python backend only. Returns this
+## peer.
+func with_session_resumption(enabled := true) -> PythonPacketPeerDTLS:
+	_set_extra("session_resumption", true, enabled)
+	return self
+
+
+## Appends the session secrets to the file [param path] in NSS key log format, so
+## Wireshark can decrypt a capture ([code]res://[/code] and [code]user://[/code] paths are
+## globalized). Debugging only: whoever holds the file can read the traffic. An empty path
+## turns it off. Python backend only. Returns this peer.
+func with_key_log(path: String) -> PythonPacketPeerDTLS:
+	var os_path := ProjectSettings.globalize_path(path) if not path.is_empty() else ""
+	_set_extra("key_log_file", os_path, not os_path.is_empty())
+	return self
 
 
 ## Moves the connection forward: sends and receives handshake messages, retransmits,
@@ -263,6 +369,40 @@ func get_last_error_message() -> String:
 	return _last_error
 
 
+## Counters and negotiated parameters of the current or last connection: [code]version[/code],
+## [code]cipher[/code], [code]group[/code], [code]alpn[/code], [code]session_resumed[/code],
+## [code]handshake_time[/code] (seconds), [code]packets_sent[/code] /
+## [code]packets_received[/code], datagrams and bytes each way,
+## [code]retransmissions[/code], [code]alerts_sent[/code] / [code]alerts_received[/code]
+## (Arrays of alert names) and drop counters. Empty before the first connection and on the
+## engine backend, which keeps none.
+func get_stats() -> Dictionary:
+	if _py != null:
+		var stats: Variant = _py.get_stats()
+		if typeof(stats) == TYPE_DICTIONARY:
+			return stats
+	return {}
+
+
+## True while connected through a resumed session (see [method with_session_resumption]);
+## always false on the engine backend.
+func is_session_resumed() -> bool:
+	if _py != null:
+		var resumed: Variant = _py.is_session_resumed()
+		return typeof(resumed) == TYPE_BOOL and resumed
+	return false
+
+
+## The application protocol agreed on with ALPN (see [method with_alpn]); empty when none
+## was, when not connected, and on the engine backend.
+func get_alpn_protocol() -> String:
+	if _py != null:
+		var protocol: Variant = _py.get_alpn_protocol()
+		if typeof(protocol) == TYPE_STRING:
+			return protocol
+	return ""
+
+
 ## The options [param client_options] as the Dictionary the Python adapter expects:
 ## [code]mode[/code] ("client" or "client_unsafe"), [code]trusted_chain_pem[/code] (""
 ## for the default CA bundle) and [code]common_name_override[/code].
@@ -296,6 +436,27 @@ func _python_backend_name() -> String:
 	if typeof(backend_name) != TYPE_STRING or str(backend_name).is_empty():
 		return "python"
 	return backend_name
+
+
+## Sets the extension option [param key] to [param value], or removes it when not
+## [param enabled].
+func _set_extra(key: String, value: Variant, enabled: bool) -> void:
+	if enabled:
+		_extras[key] = value
+	else:
+		_extras.erase(key)
+
+
+## Refuses [param method] on the engine backend, which cannot honour the extension
+## options [param keys]: names them in the error and returns [constant ERR_UNAVAILABLE].
+func _refuse_on_engine(method: String, keys: Array) -> Error:
+	var features := PackedStringArray()
+	for key: Variant in keys:
+		features.append(str(EXTENSION_FEATURES.get(key, key)))
+	var message := "%s: %s need the Python backend; the engine's %s cannot honour them"
+	_last_error = message % [method, ", ".join(features), "PacketPeerDTLS"]
+	push_error(_last_error)
+	return ERR_UNAVAILABLE
 
 
 ## The error of a call made on a facade without a backend.

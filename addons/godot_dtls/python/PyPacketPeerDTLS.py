@@ -11,8 +11,9 @@ Runtime rules followed (shared/spec/python-runtimes.md §3): ``__init__`` runs b
 engine object is attached, so it only sets plain Python state; internal attributes start
 with ``_`` (others would become exported properties); exceptions are logged and hidden
 from GDScript, so every method returns an int Error; returns are dispatched on the exact
-type name, so only ``int``/``str``/``PackedByteArray`` come back (never an IntEnum member
-or ``bytes``); errors go to ``py4godot.functions.push_error``.
+type name, so only ``int``/``bool``/``str`` and core types (``PackedByteArray``, a
+``Dictionary`` from ``get_stats``) come back, never an IntEnum member, ``bytes`` or a
+``dict``; errors go to ``py4godot.functions.push_error``.
 
 Imports: a script ``res://addons/godot_dtls/python/PyPacketPeerDTLS.py`` is loaded as the
 module ``addons.godot_dtls.python.PyPacketPeerDTLS`` with the project directory on
@@ -24,10 +25,10 @@ install /path/to/godot-dtls`` (Windows: ``.../python/python.exe``), or a copy of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Dict
 
 from py4godot.classes import gdclass
-from py4godot.classes.core import PackedByteArray
+from py4godot.classes.core import Array, Dictionary, PackedByteArray
 from py4godot.classes.RefCounted import RefCounted
 from py4godot.functions import push_error
 from py4godot.signals import SignalArg, signal
@@ -49,12 +50,27 @@ def _from_bytes(data: bytes) -> PackedByteArray:
     return PackedByteArray.from_memory_view(memoryview(data))
 
 
+def _to_dictionary(values: Dict[str, Any]) -> Dictionary:
+    """A dict of plain values (see ``dtls_bridge.plain_stats``) as a core Dictionary; lists
+    become a core Array (py4godot converts each value by its exact type name)."""
+    result = Dictionary.new0()
+    for key, value in values.items():
+        if isinstance(value, list):
+            array = Array.new0()
+            for item in value:
+                array.append(str(item))
+            value = array
+        result[key] = value
+    return result
+
+
 RUNTIME = bridge.Runtime(
     name="python:py4godot",
     to_bytes=_to_bytes,
     from_bytes=_from_bytes,
     connected_check="is_socket_connected",
     log_error=push_error,
+    to_dictionary=_to_dictionary,
 )
 bridge.forward_library_logs(RUNTIME)
 
@@ -80,7 +96,8 @@ class PyPacketPeerDTLS(RefCounted):
         self._dtls_core = None
 
     def connect_to_peer(self, udp, hostname, options=None):
-        """``(udp: PacketPeerUDP, hostname: String, options: Dictionary)``."""
+        """``(udp: PacketPeerUDP, hostname: String, options: Dictionary)``; the options keys
+        are those of ``dtls_bridge.client_options`` (extensions included)."""
         return _core(self).connect_to_peer(udp, hostname, options)
 
     def accept_connection(self, server_id, udp):
@@ -110,6 +127,16 @@ class PyPacketPeerDTLS(RefCounted):
 
     def get_last_error_message(self):
         return _core(self).get_last_error_message()
+
+    def get_stats(self):
+        """Counters and negotiated parameters (``cipher``, ``version``, ...): a Dictionary."""
+        return _core(self).get_stats()
+
+    def is_session_resumed(self):
+        return _core(self).is_session_resumed()
+
+    def get_alpn_protocol(self):
+        return _core(self).get_alpn_protocol()
 
     def get_backend(self):
         return RUNTIME.name

@@ -3,6 +3,9 @@
 GDScript: ``var peer = load("res://addons/godot_dtls/python/gp_adapter.py").new()``, then
 the Godot 4 call ``peer.connect_to_peer(udp, "host", {"mode": "client", ...})`` or Godot 3's
 ``peer.connect_to_peer(udp, true, "host", x509_certificate)``; ``peer.poll()`` every frame.
+The options Dictionary also takes the extensions (``pinned_spki_sha256``, ``crls_pem``,
+``alpn``, ``session_resumption``, mode ``client_psk``, ...: see ``dtls_bridge.client_options``);
+``get_stats()``, ``is_session_resumed()`` and ``get_alpn_protocol()`` report on them.
 The server side is ``gp_dtls_server.py`` (godot-python allows one exposed class per module).
 
 Runtime rules this module follows (see shared/spec/python-runtimes.md §1): ``@exposed``
@@ -24,9 +27,9 @@ from __future__ import annotations
 
 import ctypes
 import sys
-from typing import Any
+from typing import Any, Dict
 
-from godot import GDString, PoolByteArray, Reference, exposed, signal
+from godot import Array, Dictionary, GDString, PoolByteArray, Reference, exposed, signal
 
 from . import dtls_bridge as bridge
 
@@ -52,6 +55,19 @@ def _from_bytes(data: bytes) -> PoolByteArray:
     return pool
 
 
+def _to_dictionary(values: Dict[str, Any]) -> Dictionary:
+    """A dict of plain values (see ``dtls_bridge.plain_stats``) as a Godot Dictionary, with
+    every String a GDString and every list an Array of them."""
+    result = Dictionary()
+    for key, value in values.items():
+        if isinstance(value, list):
+            value = Array([GDString(str(item)) for item in value])
+        elif isinstance(value, str):
+            value = GDString(value)
+        result[GDString(key)] = value
+    return result
+
+
 def _print_error(message: str) -> None:
     print(message, file=sys.stderr)
 
@@ -70,6 +86,7 @@ RUNTIME = bridge.Runtime(
     log_error=_print_error,
     string_types=(str, GDString),
     retain=_retain,
+    to_dictionary=_to_dictionary,
 )
 bridge.forward_library_logs(RUNTIME)
 
@@ -128,6 +145,16 @@ class PyPacketPeerDTLS(Reference):
 
     def get_last_error_message(self):
         return _core(self).get_last_error_message()
+
+    def get_stats(self):
+        """Counters and negotiated parameters (``cipher``, ``version``, ...): a Dictionary."""
+        return _core(self).get_stats()
+
+    def is_session_resumed(self):
+        return _core(self).is_session_resumed()
+
+    def get_alpn_protocol(self):
+        return _core(self).get_alpn_protocol()
 
     def get_backend(self):
         return RUNTIME.name

@@ -52,7 +52,9 @@ class PyDTLSServer(Reference):
     """Holds the server TLS options and the cookie secret; peers are PyPacketPeerDTLS."""
 
     def setup(self, options):
-        """``{"key_pem": String, "certificate_pem": String}``; an Error int."""
+        """``{"key_pem": String, "certificate_pem": String}``, plus ``sni``, ``alpn``,
+        ``session_resumption``, or mode ``server_psk`` (see ``dtls_bridge.server_options``);
+        an Error int."""
         return _core(self).setup(options)
 
     def get_server_id(self):

@@ -34,7 +34,7 @@ to the editor); every method returns an int Error, never raises.
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Dict
 
 import godot
 
@@ -58,12 +58,24 @@ def _from_bytes(data: bytes) -> godot.PackedByteArray:
     return godot.PackedByteArray(data)
 
 
+def _to_dictionary(values: Dict[str, Any]) -> godot.Dictionary:
+    """A dict of plain values (see ``dtls_bridge.plain_stats``) as a ``godot.Dictionary``
+    (built from a mapping), each list as a ``godot.Array``."""
+    return godot.Dictionary(
+        {
+            key: godot.Array(value) if isinstance(value, list) else value
+            for key, value in values.items()
+        }
+    )
+
+
 RUNTIME = bridge.Runtime(
     name="python:godot-python-extension",
     to_bytes=_to_bytes,
     from_bytes=_from_bytes,
     connected_check="is_socket_connected",
     log_error=godot.push_error,
+    to_dictionary=_to_dictionary,
 )
 bridge.forward_library_logs(RUNTIME)
 
@@ -92,7 +104,8 @@ class PyPacketPeerDTLS(godot.RefCounted, expose_all_methods=True):
 
     def connect_to_peer(self, udp, hostname, options=None) -> int:
         """``(udp: PacketPeerUDP, hostname: String, options: Dictionary)``; options keys
-        ``mode`` ("client" | "client_unsafe"), ``trusted_chain_pem``, ``common_name_override``."""
+        ``mode`` ("client" | "client_unsafe" | "client_psk"), ``trusted_chain_pem``,
+        ``common_name_override`` and the extensions of ``dtls_bridge.client_options``."""
         return _core(self).connect_to_peer(udp, hostname, options)
 
     def accept_connection(self, server_id, udp) -> int:
@@ -123,6 +136,16 @@ class PyPacketPeerDTLS(godot.RefCounted, expose_all_methods=True):
     def get_last_error_message(self) -> str:
         return _core(self).get_last_error_message()
 
+    def get_stats(self) -> godot.Dictionary:
+        """Counters and negotiated parameters (``cipher``, ``version``, ...)."""
+        return _core(self).get_stats()
+
+    def is_session_resumed(self) -> bool:
+        return _core(self).is_session_resumed()
+
+    def get_alpn_protocol(self) -> str:
+        return _core(self).get_alpn_protocol()
+
     def get_backend(self) -> str:
         return RUNTIME.name
 
@@ -136,7 +159,8 @@ class PyDTLSServer(godot.RefCounted, expose_all_methods=True):
     """Godot's DTLSServer run by godot_dtls."""
 
     def setup(self, options) -> int:
-        """``{"key_pem": String, "certificate_pem": String}`` (chain leaf first)."""
+        """``{"key_pem": String, "certificate_pem": String}`` (chain leaf first), plus
+        ``sni``, ``alpn``, ``session_resumption``, or mode ``server_psk``."""
         return _server(self).setup(options)
 
     def take_connection(self, udp):

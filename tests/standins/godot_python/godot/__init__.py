@@ -12,7 +12,8 @@ with it:
   that took no reference but releases one when it dies (the 0.50 refcount hazard): an
   adapter that forgets ``reference()`` frees the caller's object.
 - Boundary types: ``GDString`` (not ``str``, equal only to GDString), ``PoolByteArray`` (no
-  ``size()``, ctypes-backed ``raw_access()``), ``Array``, ``Dictionary``, ``Error`` IntFlag.
+  ``size()``, ctypes-backed ``raw_access()``), ``PoolStringArray``, ``Array``,
+  ``Dictionary`` (contents converted like arguments), ``Error`` IntFlag.
 - ``PacketPeerUDP`` / ``UDPServer`` with the 3.2 surface, backed by real sockets
   (godot_dtls.udp); ``X509Certificate`` / ``CryptoKey`` with 3.2's ``load``/``save`` only.
 - ``_gd_call(obj, name, *args)``: a call as the engine makes it (argument conversion, the
@@ -212,6 +213,25 @@ class Array:
     __hash__ = None  # type: ignore[assignment]
 
 
+class PoolStringArray:
+    """PoolStringArray: from an iterable of str/GDString, items read back as GDString; no
+    ``size()`` (like PoolByteArray)."""
+
+    def __init__(self, iterable: Any = None) -> None:
+        self._items = [GDString(str(item)) for item in iterable or ()]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[GDString]:
+        return iter(list(self._items))
+
+    def __getitem__(self, index: int) -> GDString:
+        return self._items[index]
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 class Dictionary:
     """Godot Dictionary; keys and values converted like call arguments (str → GDString)."""
 
@@ -259,6 +279,8 @@ def _to_variant(value: Any) -> Any:
         return Dictionary(value)
     if isinstance(value, (bytes, bytearray)):
         raise TypeError("bytes cannot be stored in a Variant (use a PoolByteArray)")
+    if not isinstance(value, _CONVERTIBLE):
+        raise TypeError(f"Cannot convert `{value!r}` to Godot's Variant")
     return value
 
 
@@ -574,7 +596,18 @@ class CryptoKey(Reference):
 
 # ------------------------------------------------------------------------- test helpers
 
-_CONVERTIBLE = (type(None), bool, int, float, GDString, PoolByteArray, Array, Dictionary, Object)
+_CONVERTIBLE = (
+    type(None),
+    bool,
+    int,
+    float,
+    GDString,
+    PoolByteArray,
+    PoolStringArray,
+    Array,
+    Dictionary,
+    Object,
+)
 
 
 def _gd_new(cls: type) -> Any:

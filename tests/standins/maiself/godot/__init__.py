@@ -10,7 +10,9 @@ with it:
   for extension classes, never for script classes (``expose_script_class``).
 - Strings are ``str``; byte arrays are ``PackedByteArray`` with the buffer protocol (a
   ``bytearray`` subclass here, because Python classes only gain ``__buffer__`` in 3.12);
-  ``Array`` / ``Dictionary`` are not list / dict; ``Error`` is an IntEnum.
+  ``Array`` / ``Dictionary`` / ``PackedStringArray`` are not list / dict, and their
+  contents are Variants too (a Dictionary's nested list is an Array); ``Error`` is an
+  IntEnum.
 - ``print``/``printerr``/``push_error``/``push_warning`` record their messages.
 - ``PacketPeerUDP`` / ``UDPServer`` with the 4.x surface on real sockets (godot_dtls.udp).
 - ``_gd_call(obj, name, *args)``: a call as the engine makes it (exception → push_error and
@@ -99,8 +101,11 @@ class PackedByteArray(bytearray):
 
 
 class Array:
+    """Array: from None or any iterable; items converted as Variants (a nested list becomes
+    an Array, a dict a Dictionary), as the runtime converts them."""
+
     def __init__(self, items: Any = None) -> None:
-        self._items = list(items or ())
+        self._items = [_to_variant(item) for item in items or ()]
 
     def __len__(self) -> int:
         return len(self._items)
@@ -116,8 +121,11 @@ class Array:
 
 
 class Dictionary:
+    """Dictionary: empty, or a copy of a mapping with its values converted as Variants."""
+
     def __init__(self, items: Any = None) -> None:
-        self._items: Dict[Any, Any] = dict(items or {})
+        source = dict(items or {})
+        self._items: Dict[Any, Any] = {key: _to_variant(value) for key, value in source.items()}
 
     def __getitem__(self, key: Any) -> Any:
         return self._items[key]
@@ -136,6 +144,25 @@ class Dictionary:
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._items)
+
+    def size(self) -> int:
+        return len(self._items)
+
+
+class PackedStringArray:
+    """PackedStringArray: from None or an iterable of str; ``len``, ``[i]``, iteration."""
+
+    def __init__(self, items: Any = None) -> None:
+        self._items = [str(item) for item in items or ()]
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __getitem__(self, index: int) -> str:
+        return self._items[index]
 
     def size(self) -> int:
         return len(self._items)
@@ -514,7 +541,36 @@ def _to_variant(value: Any) -> Any:
     return value
 
 
-_CONVERTIBLE = (type(None), bool, int, float, str, PackedByteArray, Array, Dictionary, Object)
+_CONVERTIBLE = (
+    type(None),
+    bool,
+    int,
+    float,
+    str,
+    PackedByteArray,
+    PackedStringArray,
+    Array,
+    Dictionary,
+    Object,
+)
+
+
+def _unconvertible(value: Any) -> Optional[Any]:
+    """The first value inside ``value`` (itself, or nested in an Array or Dictionary) that
+    no Variant can hold, or None when all convert."""
+    if not isinstance(value, _CONVERTIBLE):
+        return value
+    if isinstance(value, Dictionary):
+        nested: Any = [*value._items.keys(), *value._items.values()]
+    elif isinstance(value, Array):
+        nested = value._items
+    else:
+        return None
+    for item in nested:
+        bad = _unconvertible(item)
+        if bad is not None:
+            return bad
+    return None
 
 
 def _gd_call(obj: Any, name: str, *args: Any) -> CallResult:
@@ -534,7 +590,8 @@ def _gd_call(obj: Any, name: str, *args: Any) -> CallResult:
         push_error(traceback.format_exc())
         return CallResult(None, CallError.CALL_ERROR_INVALID_METHOD)
     result = _to_variant(result)
-    if not isinstance(result, _CONVERTIBLE):
-        push_error(f"cannot convert {type(result).__name__} to a Variant")
+    bad = _unconvertible(result)
+    if bad is not None:
+        push_error(f"cannot convert {type(bad).__name__} to a Variant")
         return CallResult(None, CallError.CALL_ERROR_INVALID_METHOD)
     return CallResult(result, CallError.CALL_OK)

@@ -12,6 +12,9 @@ Written from the runtime's documented API (shared/spec/python-runtimes.md §3 an
   instance attributes with ``emit`` once attached.
 - ``PackedByteArray`` with ``get_memory_view()`` / ``from_memory_view()``; engine methods
   ``assert isinstance`` their arguments and return plain ints for enums.
+- Core ``Array`` / ``Dictionary`` / ``PackedStringArray`` (nested in arguments too); a value
+  stored with ``Array.append`` or ``dictionary[key] = value`` is converted by its exact type
+  name, so only None/bool/int/float/str, core types and Objects can be stored.
 - ``_gd_call(obj, name, *args)``: a call as the engine makes it: an exception is logged with
   ``print_error`` and the caller gets null with *no* call error; a return value is
   accepted only if its exact type is None/bool/int/float/str, a core type or an Object.
@@ -59,7 +62,7 @@ def _gd_new(cls: type) -> Any:
 
 def _gd_call(obj: Any, name: str, *args: Any) -> CallResult:
     """Call a script method as py4godot's call bridge does."""
-    from .classes.core import Array, Dictionary, core_classes
+    from .classes.core import _from_python, core_classes
     from .classes.Object import Object
     from .utils.print_tools import print_error
 
@@ -69,11 +72,7 @@ def _gd_call(obj: Any, name: str, *args: Any) -> CallResult:
     for arg in args:
         if isinstance(arg, (bytes, bytearray)):
             raise TypeError("GDScript cannot pass bytes: use a PackedByteArray")
-        if isinstance(arg, dict):
-            arg = Dictionary._from_dict(arg)
-        elif isinstance(arg, (list, tuple)):
-            arg = Array._from_list(list(arg))
-        converted.append(arg)
+        converted.append(_from_python(arg))
     try:
         result = getattr(obj, name)(*converted)
     except Exception:

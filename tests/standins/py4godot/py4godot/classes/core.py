@@ -1,8 +1,8 @@
-"""Core (builtin) types: PackedByteArray, Array, Dictionary, StringName."""
+"""Core (builtin) types: PackedByteArray, PackedStringArray, Array, Dictionary, StringName."""
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, List
+from typing import Any, Dict, Iterable, Iterator, List
 
 
 class PackedByteArray:
@@ -45,6 +45,28 @@ class PackedByteArray:
         return self._data[index]
 
 
+_SIMPLE_NAMES = ("NoneType", "bool", "int", "float", "str")
+
+
+def _variant(value: Any) -> Any:
+    """A Python value stored into an Array or Dictionary: converted by its exact type name
+    (as py4godot's ``init_from_py_object``); anything else is refused."""
+    from .Object import Object
+
+    if type(value).__name__ in _SIMPLE_NAMES or isinstance(value, (*core_classes, Object)):
+        return value
+    raise TypeError(f"py4godot cannot store a {type(value).__name__} in a Variant")
+
+
+def _from_python(value: Any) -> Any:
+    """Test helper: a GDScript literal's value as it arrives (nested dict/list → core)."""
+    if isinstance(value, dict):
+        return Dictionary._from_dict(value)
+    if isinstance(value, (list, tuple)):
+        return Array._from_list(list(value))
+    return value
+
+
 class Array:
     def __init__(self) -> None:
         self._items: List[Any] = []
@@ -56,8 +78,11 @@ class Array:
     @staticmethod
     def _from_list(items: List[Any]) -> Array:
         array = Array()
-        array._items = list(items)
+        array._items = [_from_python(item) for item in items]
         return array
+
+    def append(self, value: Any) -> None:
+        self._items.append(_variant(value))
 
     def size(self) -> int:
         return len(self._items)
@@ -67,6 +92,40 @@ class Array:
 
     def __getitem__(self, index: int) -> Any:
         return self._items[index]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(list(self._items))
+
+
+class PackedStringArray:
+    def __init__(self) -> None:
+        self._items: List[str] = []
+
+    @staticmethod
+    def new0() -> PackedStringArray:
+        return PackedStringArray()
+
+    @staticmethod
+    def _from_list(items: Iterable[str]) -> PackedStringArray:
+        array = PackedStringArray()
+        array._items = [str(item) for item in items]
+        return array
+
+    def append(self, value: str) -> None:
+        assert isinstance(value, str)
+        self._items.append(value)
+
+    def size(self) -> int:
+        return len(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __getitem__(self, index: int) -> str:
+        return self._items[index]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._items))
 
 
 class Dictionary:
@@ -80,8 +139,11 @@ class Dictionary:
     @staticmethod
     def _from_dict(items: Dict[Any, Any]) -> Dictionary:
         dictionary = Dictionary()
-        dictionary._items = dict(items)
+        dictionary._items = {key: _from_python(value) for key, value in items.items()}
         return dictionary
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._items[_variant(key)] = _variant(value)
 
     def get(self, key: Any, default: Any = None) -> Any:
         return self._items.get(key, default)
@@ -110,4 +172,4 @@ class StringName:
         return self._text
 
 
-core_classes = (PackedByteArray, Array, Dictionary, StringName)
+core_classes = (PackedByteArray, PackedStringArray, Array, Dictionary, StringName)
