@@ -41,7 +41,14 @@ from .events import (
     HandshakeCompleted,
     HelloVerifyRequestSent,
 )
-from .records import MAX_DATAGRAM_SIZE, MAX_PLAINTEXT_SIZE, is_client_hello, pack_datagrams
+from .records import (
+    CONTENT_APPLICATION_DATA,
+    MAX_DATAGRAM_SIZE,
+    MAX_PLAINTEXT_SIZE,
+    RECORD_HEADER_SIZE,
+    is_client_hello,
+    pack_datagrams,
+)
 from .verification import CertificateVerifier, FailureKind
 
 __all__ = [
@@ -358,6 +365,16 @@ class DTLSConnection:
         stats.bytes_received += size
         self.now = now
         if state is ConnectionState.CONNECTED:
+            if (
+                size > RECORD_HEADER_SIZE
+                and data[0] == CONTENT_APPLICATION_DATA
+                and size == RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
+            ):
+                # The hot path: one application record, which can make OpenSSL neither
+                # write anything nor arm a timer. One read, no flush, no timer update.
+                self._ssl.bio_write(data)
+                self._read_application_data(single_record=True)
+                return
             if not self.is_client and is_client_hello(data):
                 self._client_hello_while_connected(data)
             else:
@@ -409,8 +426,20 @@ class DTLSConnection:
             self._fail(FailureReason.PROTOCOL, f"write failed: {_ssl_error_text(exc)}")
             self._flush()
             raise InvalidStateError(self._failure.message if self._failure else "") from exc
-        self.stats.packets_sent += 1
-        self._flush()
+        stats = self.stats
+        stats.packets_sent += 1
+        record = self._drain_bio(self._ssl)
+        size = len(record)
+        if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
+            (record[11] << 8) | record[12]
+        ):
+            # The hot path: one write is one record, and one record is one datagram (as
+            # in the engine, even above the MTU), so there is nothing to split or pack.
+            stats.datagrams_sent += 1
+            stats.bytes_sent += len(record)
+            self._outgoing.append(record)
+        elif record:
+            self._queue_stream(record)
 
     def close(self) -> None:
         """End the connection: close_notify when established, silently while handshaking."""
@@ -513,7 +542,12 @@ class DTLSConnection:
         # Application data may share the datagram that completed the handshake.
         self._read_application_data()
 
-    def _read_application_data(self) -> None:
+    def _read_application_data(self, single_record: bool = False) -> None:
+        """Decrypt every record waiting in the read BIO into the packet queue.
+
+        ``single_record``: the datagram held exactly one record, so after one successful
+        read there is nothing left to try (saves a failing read per datagram).
+        """
         ssl = self._ssl
         packets = self._packets
         received = 0
@@ -540,6 +574,8 @@ class DTLSConnection:
                 packets.append(data)
                 self._queued_bytes += size
                 received += 1
+            if single_record:
+                break
         stats.packets_received += received
 
     def _closed_by_peer(self) -> None:
@@ -592,18 +628,27 @@ class DTLSConnection:
 
     def _outgoing_from(self, ssl: SSL.Connection) -> bool:
         """Queue what ``ssl`` wrote as datagrams; True if it wrote anything."""
+        stream = self._drain_bio(ssl)
+        return self._queue_stream(stream) if stream else False
+
+    @staticmethod
+    def _drain_bio(ssl: SSL.Connection) -> bytes:
+        """Everything waiting in ``ssl``'s write BIO (b"" when nothing)."""
         try:
             stream = ssl.bio_read(_BIO_CHUNK)
         except SSL.WantReadError:
-            return False
-        if len(stream) == _BIO_CHUNK:
-            chunks = [stream]
-            while True:
-                try:
-                    chunks.append(ssl.bio_read(_BIO_CHUNK))
-                except SSL.WantReadError:
-                    break
-            stream = b"".join(chunks)
+            return b""
+        if len(stream) < _BIO_CHUNK:
+            return stream
+        chunks = [stream]
+        while True:
+            try:
+                chunks.append(ssl.bio_read(_BIO_CHUNK))
+            except SSL.WantReadError:
+                return b"".join(chunks)
+
+    def _queue_stream(self, stream: bytes) -> bool:
+        """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
         datagrams = pack_datagrams(stream, self.mtu)
         stats = self.stats
         for datagram in datagrams:

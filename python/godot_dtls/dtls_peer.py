@@ -415,7 +415,6 @@ class PacketPeerDTLS(PacketPeer):
         connection = self._connection
         transport = self._transport
         assert connection is not None and transport is not None
-        now = self._clock()
         if self._unsent and not self._flush_unsent(transport):
             self._transport_failed(connection)
             return
@@ -423,12 +422,18 @@ class PacketPeerDTLS(PacketPeer):
         if count < 0:
             self._transport_failed(connection)
             return
+        timer = connection.get_timer()
+        if not count and timer is None:
+            return  # an idle established peer: nothing arrived, nothing due
+        now = self._clock()
         if count:
             receive = connection.receive_datagram
-            get_packet = transport.get_packet
+            # The socket was just drained: take the queued datagrams without draining
+            # it again per datagram, where the transport offers that.
+            get_packet = getattr(transport, "get_queued_packet", None) or transport.get_packet
             for _ in range(min(count, MAX_DATAGRAMS_PER_POLL)):
                 receive(get_packet(), now)
-        timer = connection.get_timer()
+            timer = connection.get_timer()
         if timer is not None and now >= timer:
             connection.handle_timer(now)
         if not self._send_datagrams(connection):

@@ -27,7 +27,7 @@ from .transport import is_transport
 __all__ = ["DEFAULT_MAX_HANDSHAKES", "DTLSServer"]
 
 #: Default cap on concurrent handshakes past the cookie exchange, per server.
-DEFAULT_MAX_HANDSHAKES = 256
+DEFAULT_MAX_HANDSHAKES = 1024
 
 
 class DTLSServer:
@@ -93,10 +93,11 @@ class DTLSServer:
         return peer
 
     def _admit_handshake(self) -> bool:
-        """May one more handshake start? Counts the live ones (cheap: bounded set)."""
+        """May one more handshake start? Counts the live ones only near the cap."""
+        if len(self._handshaking) < self.max_handshakes:
+            return True  # peers that finished are still in the set: a cheap upper bound
         live = [p for p in self._handshaking if p.get_status() is Status.HANDSHAKING]
-        if len(live) != len(self._handshaking):
-            self._handshaking = weakref.WeakSet(live)
+        self._handshaking = weakref.WeakSet(live)
         if len(live) >= self.max_handshakes:
             logger.warning("DTLSServer: %d handshakes in progress, refusing another", len(live))
             return False

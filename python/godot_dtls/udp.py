@@ -35,6 +35,7 @@ changes what ``put_packet`` does when the OS says "would block".
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import os
 import select
@@ -59,6 +60,8 @@ __all__ = [
 
 #: Size of the receive buffer (Godot's ``PACKET_BUFFER_SIZE``); larger datagrams are truncated.
 PACKET_BUFFER_SIZE = 65536
+#: SO_RCVBUF asked for on a UDPServer socket (a Python extension; see UDPServer.listen).
+SERVER_RECEIVE_BUFFER = 4 * 1024 * 1024
 #: Most datagrams read from the OS per ``UDPServer.poll()`` or per peer queue drain.
 MAX_READS_PER_POLL = 4096
 #: Longest time (seconds) a blocking peer waits for a "would block" send to go through.
@@ -604,10 +607,23 @@ class PacketPeerUDP(PacketPeer):
             err = Error.ERR_UNAVAILABLE
         if err != Error.OK:
             return b"", err
+        return self.get_queued_packet(), Error.OK
+
+    def get_queued_packet(self) -> bytes:
+        """The next datagram already queued, without reading the socket first (b"" if none).
+
+        A Python extension for loops that drain once with get_available_packet_count()
+        and then take every datagram (PacketPeerDTLS.poll): one system call per poll
+        instead of one per datagram. Packet ip/port and get_packet_error work as usual.
+        """
+        if not self._queue_data:
+            self._last_get_error = Error.ERR_UNAVAILABLE
+            return b""
         data = self._queue_data.popleft()
         self._packet_addr = self._queue_addr.popleft()
         self._queue_bytes -= len(data) + _DATAGRAM_OVERHEAD
-        return data, Error.OK
+        self._last_get_error = Error.OK
+        return data
 
     def get_packet_ip(self) -> str:
         """Source IP of the last packet read, formatted like Godot ("" before any).
@@ -804,6 +820,12 @@ class UDPServer:
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             except OSError:
                 logger.warning("UDPServer.listen: unable to set SO_REUSEADDR")
+        # One socket takes every client's datagrams; the OS default buffer (~208 KiB on
+        # Linux) overflows when hundreds of clients join at once, and each dropped
+        # ClientHello costs that client a retransmission timeout. Best effort: the kernel
+        # caps the value (net.core.rmem_max).
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SERVER_RECEIVE_BUFFER)
         if parsed is None:
             addr: SockAddr | None = _wildcard_sockaddr(family, port)
         else:
