@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .fuzz import add_fuzz_parser  # fuzz [--count N] [--seed S] [--seconds T]
 
     add_fuzz_parser(commands)
+
+    from .bench import add_bench_arguments, run_bench_command  # bench [--quick] [--json F]
+
+    bench = commands.add_parser("bench", help="benchmark against Godot 3.2.3's own DTLS")
+    add_bench_arguments(bench)
+    bench.set_defaults(handler=run_bench_command)
     return parser
 
 

@@ -1,0 +1,66 @@
+"""The ``bench`` subcommand's arguments, kept light: nothing heavy is imported until it runs."""
+
+from __future__ import annotations
+
+import argparse
+from typing import List
+
+__all__ = ["add_bench_arguments", "run_bench_command"]
+
+
+def _pair_list(text: str) -> List[int]:
+    try:
+        pairs = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("pairs are numbers 1-4, e.g. 1,2") from None
+    if not pairs or any(pair not in (1, 2, 3, 4) for pair in pairs):
+        raise argparse.ArgumentTypeError("pairs are numbers 1-4, e.g. 1,2")
+    return pairs
+
+
+def _peer_list(text: str) -> List[int]:
+    try:
+        peers = [int(item) for item in text.split(",") if item.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError("peer counts are numbers, e.g. 100,1000") from None
+    if not peers or any(count < 1 for count in peers):
+        raise argparse.ArgumentTypeError("peer counts are positive numbers, e.g. 100,1000")
+    return peers
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the options of ``godot-dtls bench`` to ``parser``."""
+    parser.add_argument(
+        "--quick", action="store_true", help="short runs and 20 peers (under a minute)"
+    )
+    parser.add_argument("--json", metavar="FILE", help="write every figure as JSON")
+    parser.add_argument(
+        "--plot", metavar="FILE.png", help="bar charts of the pairs (needs matplotlib)"
+    )
+    parser.add_argument(
+        "--pairs",
+        type=_pair_list,
+        metavar="1,2,3,4",
+        help="pairs to run (default all; 3 is the anchor of the ratios)",
+    )
+    parser.add_argument(
+        "--peers", type=_peer_list, metavar="N,N", help="many-peer counts (default 100,1000)"
+    )
+    parser.add_argument(
+        "--key-type",
+        choices=("rsa", "ecdsa"),
+        default="rsa",
+        help="server key: RSA 2048 (as Godot's Crypto.generate_rsa) or ECDSA P-256",
+    )
+    parser.add_argument(
+        "--profile",
+        metavar="DIR",
+        help="instead: cProfile pair 1 (pipelined 64 B, then many peers) into DIR",
+    )
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    """Handler of ``godot-dtls bench``."""
+    from .main import run
+
+    return run(args)
