@@ -370,3 +370,34 @@ def test_stale_cookie_gets_a_fresh_hello_verify_request(pki, server_factory):
     fresh.receive_datagram(hello_with_cookie, 30.0)
     assert fresh.state is ConnectionState.HANDSHAKING
     assert fresh.datagrams_to_send()
+
+
+PLAINTEXT_APPLICATION_DATA = b"\x17\xfe\xfd" + b"\x00" * 8 + b"\x00\x05" + b"early"
+
+
+def test_plaintext_application_data_before_the_handshake_is_discarded(pki, server_factory):
+    client = new_client(pki.client_options())
+    link = MemoryLink(client, server_factory())
+    client.start(0.0)
+    client.receive_datagram(PLAINTEXT_APPLICATION_DATA, 0.0)
+    assert client.state is ConnectionState.HANDSHAKING
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)
+    link.deliver_to_client(link.server.datagrams_to_send(), 0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)  # server mid-handshake now
+    link.server.receive_datagram(PLAINTEXT_APPLICATION_DATA, 0.0)
+    assert link.server.state is ConnectionState.HANDSHAKING
+    link.exchange(0.0)
+    assert client.state is ConnectionState.CONNECTED
+    assert link.server.state is ConnectionState.CONNECTED
+    assert client.next_packet() is None and link.server.next_packet() is None
+
+
+def test_forged_application_data_next_to_a_real_record_keeps_the_real_one(pki, server_factory):
+    client = new_client(pki.client_options())
+    link = MemoryLink(client, server_factory())
+    client.start(0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)
+    (hello_verify,) = link.server.datagrams_to_send()
+    link.deliver_to_client([PLAINTEXT_APPLICATION_DATA + hello_verify], 0.0)
+    link.exchange(0.0)
+    assert client.state is ConnectionState.CONNECTED

@@ -48,6 +48,7 @@ from .records import (
     RECORD_HEADER_SIZE,
     is_client_hello,
     pack_datagrams,
+    without_plaintext_application_data,
 )
 from .verification import CertificateVerifier, FailureKind
 
@@ -383,8 +384,10 @@ class DTLSConnection:
         elif self._awaiting_cookie:
             self._listen(data)
         else:
-            self._ssl.bio_write(data)
-            self._handshake_step()
+            data = without_plaintext_application_data(data)
+            if data:
+                self._ssl.bio_write(data)
+                self._handshake_step()
         self._flush()
         self._update_timer(now)
 

@@ -23,6 +23,7 @@ __all__ = [
     "RECORD_HEADER_SIZE",
     "is_client_hello",
     "pack_datagrams",
+    "without_plaintext_application_data",
 ]
 
 CONTENT_CHANGE_CIPHER_SPEC = 20
@@ -98,3 +99,30 @@ def is_client_hello(datagram: bytes) -> bool:
         and datagram[4] == 0
         and datagram[RECORD_HEADER_SIZE] == HANDSHAKE_CLIENT_HELLO
     )
+
+
+def without_plaintext_application_data(datagram: bytes) -> bytes:
+    """``datagram`` minus any epoch-0 application-data record.
+
+    Application data is only ever sent encrypted (epoch 1 and later); in epoch 0 it can
+    only be forged, and OpenSSL aborts the whole handshake on it. Dropping it keeps an
+    off-path sender from ending a handshake with one datagram. Bytes after the last whole
+    record are kept as they are (OpenSSL discards a cut-short record itself).
+    """
+    kept = []
+    start = 0
+    dropped = False
+    for end in _record_ends(datagram):
+        if (
+            datagram[start] == CONTENT_APPLICATION_DATA
+            and datagram[start + 3] == 0
+            and datagram[start + 4] == 0
+        ):
+            dropped = True
+        else:
+            kept.append(datagram[start:end])
+        start = end
+    if not dropped:
+        return datagram
+    kept.append(datagram[start:])
+    return b"".join(kept)
