@@ -43,9 +43,9 @@ Known GnuTLS 3.7.9 behaviour the tests have to live with:
 
 stdout of both tools is block-buffered when it is a pipe, so they are run under
 ``stdbuf -oL`` (coreutils) when it is available: lines then arrive as they are printed
-and nothing is lost when a process crashes. Every wait has a deadline, and a
-:class:`GnuTLSProcess` always terminates (then kills) its process by PID when its
-``with`` block ends.
+and nothing is lost when a process crashes. :class:`GnuTLSProcess` is a
+:class:`godot_dtls.processes.ManagedProcess`: every wait has a deadline, and it always
+terminates (then kills) its process by PID when its ``with`` block ends.
 
 Typical use::
 
@@ -60,15 +60,13 @@ Typical use::
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
-import threading
-import time
-from typing import IO, Callable, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, List, Optional, Sequence, Tuple, Union
+
+from godot_dtls import processes
+from godot_dtls.processes import STDERR, STDOUT, ManagedProcess, ProcessError, start_with_retries
 
 __all__ = [
     "GNUTLS_CLI",
@@ -94,19 +92,14 @@ GNUTLS_CLI = "gnutls-cli"
 #: The most ``gnutls-serv --udp --echo`` reads (and so echoes) in one record.
 GNUTLS_SERV_ECHO_CHUNK = 254
 
-STDOUT = "stdout"
-STDERR = "stderr"
-
 PathLike = Union[str, "os.PathLike[str]"]
-#: A regular expression, as text or compiled.
-PatternLike = Union[str, "re.Pattern[str]"]
 
 #: gnutls-serv's readiness line (stderr): ``...port N...done`` or ``...port N...<error>``.
 _LISTENING = re.compile(r"listening on IPv4 \S+ port (\d+)\.\.\.(.*)$")
 _DESCRIPTION = re.compile(r"^- Description: (.+?)\s*$")
 
 
-class GnuTLSError(RuntimeError):
+class GnuTLSError(ProcessError):
     """A GnuTLS tool did not print what was expected in time, or failed to start."""
 
 
@@ -117,302 +110,31 @@ def gnutls_binary(name: str) -> Optional[str]:
 
 def gnutls_version(binary: str, timeout: float = 5.0) -> str:
     """The first line of ``<binary> --version`` (e.g. ``gnutls-serv 3.7.9``)."""
-    completed = subprocess.run(
-        [binary, "--version"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    lines = completed.stdout.strip().splitlines()
-    return lines[0] if lines else ""
+    return processes.first_output_line([binary, "--version"], timeout)
 
 
 def free_udp_port(host: str = "0.0.0.0") -> int:
     """A UDP port that was free on ``host`` a moment ago (gnutls-serv binds 0.0.0.0)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    return processes.free_udp_port(host)
 
 
-def _compile(pattern: PatternLike) -> re.Pattern[str]:
-    return re.compile(pattern) if isinstance(pattern, str) else pattern
-
-
-def _line_buffered(command: List[str]) -> Tuple[List[str], bool]:
-    """``command`` under ``stdbuf -oL`` when coreutils' stdbuf exists; (command, buffered)."""
-    stdbuf = shutil.which("stdbuf")
-    if stdbuf is None:
-        return command, False
-    return [stdbuf, "-oL", *command], True
-
-
-class GnuTLSProcess:
+class GnuTLSProcess(ManagedProcess):
     """One run of a GnuTLS tool, as a context manager.
 
-    stdin is a pipe (see :meth:`write_line`, :meth:`close_stdin`); stdout and stderr
-    are read line by line by two daemon threads into one list that keeps the order in
-    which lines arrived. Line indices (see :meth:`mark`) count lines of both streams.
-    Leaving the ``with`` block (or :meth:`stop`) terminates the process by its PID,
-    waits, then kills it if needed.
+    A :class:`~godot_dtls.processes.ManagedProcess` run under ``stdbuf -oL`` when
+    available (see :attr:`line_buffered`), with stdin a pipe (each :meth:`write_line` is
+    one record for ``gnutls-cli``), that raises :class:`GnuTLSError`.
     """
+
+    error_type = GnuTLSError
 
     def __init__(
         self, command: Sequence[str], *, name: str = "gnutls", stop_timeout: float = 5.0
     ) -> None:
         """Prepare (not start) ``command`` (run under ``stdbuf -oL`` when available)."""
-        self.command, self.line_buffered = _line_buffered([str(part) for part in command])
-        self.name = name
-        self.stop_timeout = stop_timeout
-        self._proc: Optional[subprocess.Popen[str]] = None
-        self._lines: List[Tuple[str, str]] = []
-        self._open_streams = 0
-        self._cond = threading.Condition()
-        self._threads: List[threading.Thread] = []
-        self._started_at: Optional[float] = None
-
-    # -- lifecycle -----------------------------------------------------------------------
-
-    def start(self) -> GnuTLSProcess:
-        """Start the process and the reader threads; returns ``self``."""
-        if self._proc is not None:
-            raise GnuTLSError(f"{self.name}: process already started")
-        self._started_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
+        super().__init__(
+            command, name=name, stdin=True, line_buffered=True, stop_timeout=stop_timeout
         )
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        self._open_streams = 2
-        for stream, label in ((self._proc.stdout, STDOUT), (self._proc.stderr, STDERR)):
-            thread = threading.Thread(
-                target=self._read, args=(stream, label), name=f"{self.name}-{label}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def _read(self, stream: IO[str], label: str) -> None:
-        """Reader thread: append each line (without its newline) as ``(label, text)``."""
-        try:
-            for line in stream:
-                with self._cond:
-                    self._lines.append((label, line.rstrip("\r\n")))
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass  # stream closed under us by stop()
-        finally:
-            with self._cond:
-                self._open_streams -= 1
-                self._cond.notify_all()
-
-    def stop(self) -> Optional[int]:
-        """Terminate the process by PID (then kill after ``stop_timeout``); idempotent.
-
-        Returns the exit code (negative signal number if it was terminated), or ``None``
-        if it was never started.
-        """
-        proc = self._proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=self.stop_timeout)
-        if proc.stdin is not None:
-            with contextlib.suppress(OSError):  # BrokenPipeError: the process is gone
-                proc.stdin.close()
-        for thread in self._threads:
-            thread.join(timeout=self.stop_timeout)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        return proc.returncode
-
-    def __enter__(self) -> GnuTLSProcess:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- state ---------------------------------------------------------------------------
-
-    @property
-    def pid(self) -> Optional[int]:
-        """PID of the running (or finished) process."""
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def returncode(self) -> Optional[int]:
-        """Exit code (negative: killed by that signal), or ``None`` while running."""
-        return None if self._proc is None else self._proc.poll()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since :meth:`start` (0.0 before it)."""
-        return 0.0 if self._started_at is None else time.monotonic() - self._started_at
-
-    def mark(self) -> int:
-        """The number of lines read so far: pass it as ``start`` to look only at later lines."""
-        with self._cond:
-            return len(self._lines)
-
-    def lines(self, stream: Optional[str] = None) -> List[str]:
-        """Copy of the lines read so far from ``stream`` (``"stdout"``, ``"stderr"``, or both)."""
-        with self._cond:
-            return [text for label, text in self._lines if stream is None or label == stream]
-
-    def output(self, tail: int = 60) -> str:
-        """The command and the last ``tail`` lines of both streams, for assertion messages."""
-        with self._cond:
-            lines = self._lines[-tail:]
-        body = "\n".join(f"[{label}] {text}" for label, text in lines)
-        return f"$ {' '.join(self.command)}\n(exit code {self.returncode})\n{body}"
-
-    # -- searching and waiting -----------------------------------------------------------
-
-    def _search(
-        self, regex: re.Pattern[str], stream: Optional[str], start: int
-    ) -> Optional[re.Match[str]]:
-        """First match at or after line ``start`` (caller holds the condition)."""
-        for label, text in self._lines[start:]:
-            if stream is not None and label != stream:
-                continue
-            match = regex.search(text)
-            if match is not None:
-                return match
-        return None
-
-    def find(
-        self, pattern: PatternLike, *, stream: Optional[str] = None, start: int = 0
-    ) -> Optional[re.Match[str]]:
-        """The first line read so far matching ``pattern`` (``re.search``), without waiting."""
-        regex = _compile(pattern)
-        with self._cond:
-            return self._search(regex, stream, start)
-
-    def find_all(self, pattern: PatternLike, *, stream: Optional[str] = None) -> List[str]:
-        """Every line read so far that matches ``pattern``."""
-        regex = _compile(pattern)
-        return [line for line in self.lines(stream) if regex.search(line)]
-
-    def wait_for(
-        self,
-        pattern: PatternLike,
-        timeout: float,
-        *,
-        stream: Optional[str] = None,
-        start: int = 0,
-        on_wait: Optional[Callable[[], object]] = None,
-        interval: float = 0.005,
-    ) -> re.Match[str]:
-        """Return the match of the first line (at or after ``start``) matching ``pattern``.
-
-        Waits at most ``timeout`` seconds; raises :class:`GnuTLSError` (with the output
-        tail) on timeout, or as soon as both streams end without such a line.
-        ``on_wait`` is called every ``interval`` seconds while waiting (to keep polling
-        a godot_dtls peer in the same thread).
-        """
-        if self._proc is None:
-            raise GnuTLSError(f"{self.name}: process not started")
-        regex = _compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            if on_wait is not None:
-                on_wait()
-            with self._cond:
-                match = self._search(regex, stream, start)
-                if match is not None:
-                    return match
-                if self._open_streams <= 0:
-                    reason = f"exited without a line matching {regex.pattern!r}"
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = f"no line matching {regex.pattern!r} within {timeout:.1f} s"
-                    break
-                self._cond.wait(min(remaining, interval) if on_wait is not None else remaining)
-        if self._open_streams <= 0:
-            # Both streams ended: the process is exiting; reap it so that the exit code
-            # (returncode, and the message below) is known.
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                self._proc.wait(timeout=min(self.stop_timeout, 2.0))
-        raise GnuTLSError(f"{self.name}: {reason}\n{self.output()}")
-
-    def wait(
-        self,
-        timeout: float,
-        *,
-        on_wait: Optional[Callable[[], object]] = None,
-        interval: float = 0.005,
-    ) -> int:
-        """Wait for the process to exit and return its exit code (raises on timeout).
-
-        ``on_wait`` is called every ``interval`` seconds while waiting. The output read
-        so far is complete once this returns (the reader threads get a moment to reach
-        end of file).
-        """
-        proc = self._proc
-        if proc is None:
-            raise GnuTLSError(f"{self.name}: process not started")
-        deadline = time.monotonic() + timeout
-        while True:
-            if on_wait is not None:
-                on_wait()
-            code = proc.poll()
-            if code is not None:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise GnuTLSError(
-                    f"{self.name}: still running after {timeout:.1f} s\n{self.output()}"
-                )
-            try:
-                code = proc.wait(timeout=min(remaining, interval) if on_wait else remaining)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with self._cond:
-            end = time.monotonic() + min(self.stop_timeout, 2.0)
-            while self._open_streams > 0 and time.monotonic() < end:
-                self._cond.wait(end - time.monotonic())
-        return code
-
-    # -- input ---------------------------------------------------------------------------
-
-    def write_line(self, text: str) -> None:
-        """Type ``text`` and a newline on stdin (``gnutls-cli`` sends it as one record)."""
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            raise GnuTLSError(f"{self.name}: process not started")
-        try:
-            proc.stdin.write(text + "\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
-            raise GnuTLSError(
-                f"{self.name}: cannot write to stdin: {exc}\n{self.output()}"
-            ) from exc
-
-    def close_stdin(self) -> None:
-        """End of input: ``gnutls-cli`` sends close_notify and exits."""
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            raise GnuTLSError(f"{self.name}: process not started")
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
 
 
 class GnuTLSServer(GnuTLSProcess):
@@ -486,8 +208,8 @@ def start_gnutls_serv(
     Retries on a new port if the bind fails (another process took the port). The
     returned server is started: use it in a ``with`` block so it is stopped.
     """
-    last: Optional[GnuTLSError] = None
-    for _ in range(max(1, attempts)):
+
+    def make() -> GnuTLSServer:
         port = free_udp_port()
         command = gnutls_serv_command(
             port,
@@ -499,16 +221,9 @@ def start_gnutls_serv(
             extra=extra,
             binary=binary,
         )
-        server = GnuTLSServer(command, port)
-        server.start()
-        try:
-            server.ready(ready_timeout)
-            return server
-        except GnuTLSError as exc:
-            last = exc
-            server.stop()
-    assert last is not None
-    raise last
+        return GnuTLSServer(command, port)
+
+    return start_with_retries(make, lambda server: server.ready(ready_timeout), attempts)
 
 
 def gnutls_cli_command(

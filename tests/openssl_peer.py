@@ -30,21 +30,26 @@ Typical use::
     with s_client_process(port, ca=ca_path) as client:
         client.wait_for(r"Verify return code: 0 \\(ok\\)", 5)
 
-Every wait has a deadline, and an :class:`OpenSSLProcess` always terminates (then
-kills) its process by PID when the ``with`` block ends.
+:class:`OpenSSLProcess` is a :class:`godot_dtls.processes.ManagedProcess`: every wait
+has a deadline, and it always terminates (then kills) its process by PID when the
+``with`` block ends.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shutil
-import socket
-import subprocess
-import threading
-import time
-from typing import IO, Callable, Iterable, Sequence, Union
+from typing import Iterable, Sequence, Union
+
+from godot_dtls.processes import (
+    STDOUT,
+    ManagedProcess,
+    ProcessError,
+    first_output_line,
+    free_udp_port,
+    start_with_retries,
+)
 
 __all__ = [
     "OPENSSL_BINARY_NAME",
@@ -65,12 +70,7 @@ __all__ = [
 #: The OpenSSL command line tool.
 OPENSSL_BINARY_NAME = "openssl"
 
-STDOUT = "stdout"
-STDERR = "stderr"
-
 PathLike = Union[str, "os.PathLike[str]"]
-#: A regular expression, as text or compiled.
-PatternLike = Union[str, "re.Pattern[str]"]
 
 # Session summaries: ``s_client`` prints "    Cipher    : NAME" and
 # "New, TLSv1.2, Cipher is NAME"; ``s_server`` prints "CIPHER is NAME".
@@ -82,7 +82,7 @@ _CIPHER_PATTERNS = (
 _PROTOCOL_PATTERN = re.compile(r"^\s*Protocol\s*:\s*(\S+)\s*$")
 
 
-class OpenSSLError(RuntimeError):
+class OpenSSLError(ProcessError):
     """An ``openssl`` process did not print what was expected in time, or failed to start."""
 
 
@@ -96,43 +96,17 @@ def openssl_version(binary: str | None = None, timeout: float = 5.0) -> str:
     path = binary or openssl_binary()
     if path is None:
         raise OpenSSLError(f"{OPENSSL_BINARY_NAME} not found on PATH")
-    completed = subprocess.run(
-        [path, "version"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
-    return completed.stdout.strip().splitlines()[0] if completed.stdout.strip() else ""
+    return first_output_line([path, "version"], timeout)
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """Return a UDP port on ``host`` that was free a moment ago.
-
-    ``s_server`` cannot report a port picked by the OS, so the Python side chooses one.
-    Another process may take it before ``s_server`` binds it; :func:`start_s_server`
-    retries on a fresh port when that happens.
-    """
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def _compile(pattern: PatternLike) -> re.Pattern[str]:
-    return re.compile(pattern) if isinstance(pattern, str) else pattern
-
-
-class OpenSSLProcess:
+class OpenSSLProcess(ManagedProcess):
     """One ``openssl`` subcommand run, as a context manager.
 
-    stdin is a pipe (see :meth:`write_line`, :meth:`close_stdin`); stdout and stderr
-    are read line by line by two daemon threads into one list that keeps the order in
-    which lines arrived. Line indices (see :meth:`mark`) count lines of both streams.
-    Leaving the ``with`` block (or :meth:`stop`) terminates the process by its PID,
-    waits, then kills it if needed.
+    A :class:`~godot_dtls.processes.ManagedProcess` with stdin a pipe (what
+    :meth:`write_line` types goes out as one record) that raises :class:`OpenSSLError`.
     """
+
+    error_type = OpenSSLError
 
     def __init__(
         self,
@@ -147,18 +121,9 @@ class OpenSSLProcess:
         ``binary`` defaults to :func:`openssl_binary`; ``name`` labels error messages;
         ``stop_timeout`` bounds each wait when stopping.
         """
+        super().__init__(name=name, stdin=True, stop_timeout=stop_timeout)
         self.args = [str(arg) for arg in args]
         self.binary = binary or openssl_binary()
-        self.name = name
-        self.stop_timeout = stop_timeout
-        self._proc: subprocess.Popen[str] | None = None
-        self._lines: list[tuple[str, str]] = []
-        self._open_streams = 0
-        self._cond = threading.Condition()
-        self._threads: list[threading.Thread] = []
-        self._started_at: float | None = None
-
-    # -- lifecycle -----------------------------------------------------------------------
 
     @property
     def command(self) -> list[str]:
@@ -166,257 +131,6 @@ class OpenSSLProcess:
         if self.binary is None:
             raise OpenSSLError(f"{OPENSSL_BINARY_NAME} not found on PATH")
         return [self.binary, *self.args]
-
-    def start(self) -> OpenSSLProcess:
-        """Start the process and the reader threads; returns ``self``."""
-        if self._proc is not None:
-            raise OpenSSLError(f"{self.name}: process already started")
-        self._started_at = time.monotonic()
-        self._proc = subprocess.Popen(
-            self.command,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            bufsize=1,
-        )
-        assert self._proc.stdout is not None and self._proc.stderr is not None
-        self._open_streams = 2
-        for stream, label in ((self._proc.stdout, STDOUT), (self._proc.stderr, STDERR)):
-            thread = threading.Thread(
-                target=self._read,
-                args=(stream, label),
-                name=f"{self.name}-{label}",
-                daemon=True,
-            )
-            thread.start()
-            self._threads.append(thread)
-        return self
-
-    def _read(self, stream: IO[str], label: str) -> None:
-        """Reader thread: append each line (without its newline) as ``(label, text)``."""
-        try:
-            for line in stream:
-                with self._cond:
-                    self._lines.append((label, line.rstrip("\r\n")))
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass  # stream closed under us by stop()
-        finally:
-            with self._cond:
-                self._open_streams -= 1
-                self._cond.notify_all()
-
-    def stop(self) -> int | None:
-        """Terminate the process by PID (then kill after ``stop_timeout``); idempotent.
-
-        Returns the exit code (negative signal number if it was terminated), or ``None``
-        if it was never started.
-        """
-        proc = self._proc
-        if proc is None:
-            return None
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=self.stop_timeout)
-        if proc.stdin is not None:
-            # BrokenPipeError while flushing: the process is gone.
-            with contextlib.suppress(OSError):
-                proc.stdin.close()
-        for thread in self._threads:
-            thread.join(timeout=self.stop_timeout)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        return proc.returncode
-
-    def __enter__(self) -> OpenSSLProcess:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # -- state ---------------------------------------------------------------------------
-
-    @property
-    def pid(self) -> int | None:
-        """PID of the running (or finished) process."""
-        return None if self._proc is None else self._proc.pid
-
-    @property
-    def returncode(self) -> int | None:
-        """Exit code, or ``None`` while running / before start."""
-        return None if self._proc is None else self._proc.poll()
-
-    @property
-    def elapsed(self) -> float:
-        """Seconds since :meth:`start` (0.0 before it)."""
-        return 0.0 if self._started_at is None else time.monotonic() - self._started_at
-
-    def mark(self) -> int:
-        """The number of lines read so far: pass it as ``start`` to look only at later lines."""
-        with self._cond:
-            return len(self._lines)
-
-    def lines(self, stream: str | None = None) -> list[str]:
-        """Copy of the lines read so far from ``stream`` (``"stdout"``, ``"stderr"``, or both)."""
-        with self._cond:
-            return [text for label, text in self._lines if stream is None or label == stream]
-
-    @property
-    def stdout_lines(self) -> list[str]:
-        """Copy of the stdout lines read so far."""
-        return self.lines(STDOUT)
-
-    @property
-    def stderr_lines(self) -> list[str]:
-        """Copy of the stderr lines read so far (OpenSSL's error queue lands here)."""
-        return self.lines(STDERR)
-
-    def output(self, tail: int = 60) -> str:
-        """The command and the last ``tail`` lines of both streams, for assertion messages."""
-        with self._cond:
-            lines = self._lines[-tail:]
-        body = "\n".join(f"[{label}] {text}" for label, text in lines)
-        return f"$ {' '.join(self.command)}\n(exit code {self.returncode})\n{body}"
-
-    # -- searching and waiting -----------------------------------------------------------
-
-    def _search(
-        self, regex: re.Pattern[str], stream: str | None, start: int
-    ) -> re.Match[str] | None:
-        """First match at or after line ``start`` (caller holds the condition)."""
-        for label, text in self._lines[start:]:
-            if stream is not None and label != stream:
-                continue
-            match = regex.search(text)
-            if match is not None:
-                return match
-        return None
-
-    def find(
-        self, pattern: PatternLike, *, stream: str | None = None, start: int = 0
-    ) -> re.Match[str] | None:
-        """The first line read so far matching ``pattern`` (``re.search``), without waiting."""
-        regex = _compile(pattern)
-        with self._cond:
-            return self._search(regex, stream, start)
-
-    def find_all(self, pattern: PatternLike, *, stream: str | None = None) -> list[str]:
-        """Every line read so far that matches ``pattern``."""
-        regex = _compile(pattern)
-        return [line for line in self.lines(stream) if regex.search(line)]
-
-    def wait_for(
-        self,
-        pattern: PatternLike,
-        timeout: float,
-        *,
-        stream: str | None = None,
-        start: int = 0,
-        on_wait: Callable[[], object] | None = None,
-        interval: float = 0.005,
-    ) -> re.Match[str]:
-        """Return the match of the first line (at or after ``start``) matching ``pattern``.
-
-        Waits at most ``timeout`` seconds; raises :class:`OpenSSLError` (with the output
-        tail) on timeout, or as soon as both streams end without such a line. When
-        ``on_wait`` is given it is called every ``interval`` seconds while waiting (to
-        keep polling a godot_dtls peer in the same thread).
-        """
-        if self._proc is None:
-            raise OpenSSLError(f"{self.name}: process not started")
-        regex = _compile(pattern)
-        deadline = time.monotonic() + timeout
-        while True:
-            if on_wait is not None:
-                on_wait()
-            with self._cond:
-                match = self._search(regex, stream, start)
-                if match is not None:
-                    return match
-                if self._open_streams <= 0:
-                    reason = (
-                        f"exited ({self._proc.poll()}) without a line matching {regex.pattern!r}"
-                    )
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = f"no line matching {regex.pattern!r} within {timeout:.1f} s"
-                    break
-                self._cond.wait(min(remaining, interval) if on_wait is not None else remaining)
-        raise OpenSSLError(f"{self.name}: {reason}\n{self.output()}")
-
-    def wait(
-        self,
-        timeout: float,
-        *,
-        on_wait: Callable[[], object] | None = None,
-        interval: float = 0.005,
-    ) -> int:
-        """Wait for the process to exit and return its exit code (raises on timeout).
-
-        ``on_wait`` is called every ``interval`` seconds while waiting, as in
-        :meth:`wait_for`. The output read so far is complete once this returns
-        (the reader threads are given a moment to reach end of file).
-        """
-        proc = self._proc
-        if proc is None:
-            raise OpenSSLError(f"{self.name}: process not started")
-        deadline = time.monotonic() + timeout
-        while True:
-            if on_wait is not None:
-                on_wait()
-            code = proc.poll()
-            if code is not None:
-                break
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise OpenSSLError(
-                    f"{self.name}: still running after {timeout:.1f} s\n{self.output()}"
-                )
-            try:
-                code = proc.wait(timeout=min(remaining, interval) if on_wait else remaining)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with self._cond:
-            end = time.monotonic() + min(self.stop_timeout, 2.0)
-            while self._open_streams > 0 and time.monotonic() < end:
-                self._cond.wait(end - time.monotonic())
-        return code
-
-    # -- input ---------------------------------------------------------------------------
-
-    def write_line(self, text: str) -> None:
-        """Type ``text`` and a newline on stdin: the tool sends it as one record."""
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            raise OpenSSLError(f"{self.name}: process not started")
-        try:
-            proc.stdin.write(text + "\n")
-            proc.stdin.flush()
-        except (BrokenPipeError, ValueError) as exc:
-            raise OpenSSLError(
-                f"{self.name}: cannot write to stdin: {exc}\n{self.output()}"
-            ) from exc
-
-    def close_stdin(self) -> None:
-        """End of input: ``s_client`` sends close_notify and exits; ``s_server`` quits
-        without one (see the module docstring)."""
-        proc = self._proc
-        if proc is None or proc.stdin is None:
-            raise OpenSSLError(f"{self.name}: process not started")
-        with contextlib.suppress(BrokenPipeError):
-            proc.stdin.close()
 
 
 class OpenSSLServer(OpenSSLProcess):
@@ -500,8 +214,8 @@ def start_s_server(
     process took the port). The returned server is started: use it in a ``with`` block
     so it is stopped.
     """
-    last: OpenSSLError | None = None
-    for _ in range(max(1, attempts)):
+
+    def make() -> OpenSSLServer:
         port = free_udp_port(host)
         args = s_server_command(
             cert,
@@ -514,16 +228,9 @@ def start_s_server(
             mtu=mtu,
             extra=extra,
         )
-        server = OpenSSLServer(args, port, binary=binary)
-        server.start()
-        try:
-            server.ready(ready_timeout)
-            return server
-        except OpenSSLError as exc:
-            last = exc
-            server.stop()
-    assert last is not None
-    raise last
+        return OpenSSLServer(args, port, binary=binary)
+
+    return start_with_retries(make, lambda server: server.ready(ready_timeout), attempts)
 
 
 def s_client_command(

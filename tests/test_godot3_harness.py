@@ -6,7 +6,6 @@ certificates made by trustme. Missing binary: skipped locally, failed when CI=tr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -30,13 +29,7 @@ STATUS_ERROR = 3
 @pytest.fixture(scope="module")
 def godot3() -> str:
     """Path of godot3-server; skip (or fail on CI) when it is missing."""
-    binary = godot_peer.godot3_binary()
-    if binary is None:
-        message = "godot3-server not installed (apt-get install godot3-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return godot_peer.require_godot3()
 
 
 def _write_pki(directory: Path, key_type: Any) -> dict[str, Path]:

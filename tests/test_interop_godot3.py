@@ -14,7 +14,6 @@ Missing ``godot3-server``: skipped locally, failed when ``CI=true``.
 
 from __future__ import annotations
 
-import os
 import statistics
 import threading
 import time
@@ -62,13 +61,7 @@ _MEASUREMENTS: List[Tuple[str, str, float, Dict[int, float]]] = []
 @pytest.fixture(scope="module")
 def godot3() -> str:
     """Path of godot3-server; skip (or fail on CI) when it is missing."""
-    binary = godot_peer.godot3_binary()
-    if binary is None:
-        message = "godot3-server not installed (apt-get install godot3-server)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(message)
-        pytest.skip(message)
-    return binary
+    return godot_peer.require_godot3()
 
 
 @pytest.fixture(scope="module", autouse=True)

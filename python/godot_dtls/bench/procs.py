@@ -1,26 +1,27 @@
-"""A small process runner for the benchmark's servers and Godot clients.
+"""The benchmark's processes: its servers and Godot clients, their memory and CPU.
 
 Each process prints machine-readable lines on stdout: ``READY <port>`` once a server
 listens, ``PHASE ...`` at points worth sampling, ``RESULT <json>`` once at the end.
-:class:`BenchProcess` reads them in a thread; every wait has a deadline; a process is
-stopped by its PID (a stop file first when it has one, then SIGTERM, then SIGKILL).
-Also here: the server's memory (``VmRSS`` from ``/proc/<pid>/status``), sampled for
-its peak by :class:`RssSampler`, and the facts about ``godot3-server``.
+:class:`BenchProcess` is a :class:`godot_dtls.processes.ManagedProcess` (reader threads,
+waits with deadlines, stop by PID) that is stopped through a stop file first when it has
+one. Also here: the server's memory (``VmRSS`` from ``/proc/<pid>/status``), sampled for
+its peak by :class:`RssSampler`, and the facts about ``godot3-server`` (binary, version,
+command line, environment), which the interop tests' ``tests/godot_peer.py`` shares.
 """
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from ..processes import ManagedProcess, free_udp_port
+from ..processes import ProcessError as _ManagedProcessError
 
 __all__ = [
     "GODOT3_BINARY_NAME",
@@ -33,6 +34,7 @@ __all__ = [
     "godot3_binary",
     "godot3_version",
     "godot_command",
+    "godot_env",
     "python_server_command",
     "rss_kib",
     "udp_rcvbuf_errors",
@@ -44,7 +46,7 @@ GODOT3_BINARY_NAME = "godot3-server"
 GODOT3_PROJECT = Path(__file__).resolve().parent / "godot3"
 
 
-class ProcessError(RuntimeError):
+class ProcessError(_ManagedProcessError):
     """A benchmark process failed to start, or did not print what it should in time."""
 
 
@@ -73,27 +75,40 @@ def godot3_version(binary: Optional[str] = None) -> Optional[str]:
     return lines[-1] if lines else None
 
 
-def free_udp_port(host: str = "127.0.0.1") -> int:
-    """A UDP port on ``host`` that was free a moment ago (Godot 3.2.3 cannot listen on 0
-    and report the port it got)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+def godot_env(env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+    """Environment entries for ``godot3-server``: ``LANG`` unless already set (Godot
+    3.2.3 complains about the "C" locale on every start), then ``env``."""
+    return {"LANG": os.environ.get("LANG", "en_US.UTF-8"), **(env or {})}
+
+
+def _format_arg(value: object) -> str:
+    """One script argument: booleans as true/false, sequences comma-joined, paths as is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return ",".join(_format_arg(item) for item in value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return str(value)
 
 
 def godot_command(
-    script: str, args: Mapping[str, object], binary: Optional[str] = None
+    script: str,
+    args: Mapping[str, object],
+    binary: Optional[str] = None,
+    *,
+    project: Union[str, os.PathLike[str]] = GODOT3_PROJECT,
 ) -> List[str]:
-    """``godot3-server --path <bench project> -s res://<script> -- key=value ...``."""
+    """``godot3-server --path <project> -s res://<script> -- key=value ...``.
+
+    ``project`` defaults to the benchmark's Godot project; ``binary`` to
+    :func:`godot3_binary`.
+    """
     binary = binary or godot3_binary()
     if binary is None:
         raise ProcessError(f"{GODOT3_BINARY_NAME} is not installed")
-    command = [binary, "--path", str(GODOT3_PROJECT), "-s", f"res://{script}", "--"]
-    for key, value in args.items():
-        if isinstance(value, (list, tuple)):
-            value = ",".join(str(item) for item in value)
-        command.append(f"{key}={value}")
-    return command
+    command = [binary, "--path", os.fspath(project), "-s", f"res://{script}", "--"]
+    return command + [f"{key}={_format_arg(value)}" for key, value in args.items()]
 
 
 def python_server_command(args: Sequence[str]) -> List[str]:
@@ -175,12 +190,15 @@ class RssSampler:
         self.sample()
 
 
-class BenchProcess:
+class BenchProcess(ManagedProcess):
     """One benchmark process with line-oriented output; use it as a context manager.
 
     ``stop_file``: a path the process watches; :meth:`stop` creates it and waits for a
     clean exit (so the process prints its RESULT) before falling back to signals.
+    ``env`` entries are added to the environment (see :func:`godot_env`).
     """
+
+    error_type = ProcessError
 
     def __init__(
         self,
@@ -190,147 +208,50 @@ class BenchProcess:
         stop_file: Optional[Path] = None,
         env: Optional[Mapping[str, str]] = None,
     ) -> None:
-        self.command = list(command)
-        self.name = name
+        super().__init__(command, name=name, env=godot_env(env))
         self.stop_file = stop_file
-        self._env = dict(os.environ)
-        # Godot 3.2.3 complains about the "C" locale on every start.
-        self._env.setdefault("LANG", "en_US.UTF-8")
-        if env:
-            self._env.update(env)
-        self._proc: Optional[subprocess.Popen[str]] = None
-        self._lines: List[str] = []
-        self._stderr: List[str] = []
-        self._cond = threading.Condition()
-        self._eof = False
-        self._threads: List[threading.Thread] = []
         #: The port from the ``READY`` line (servers).
         self.port: Optional[int] = None
 
-    # ------------------------------------------------------------------ lifecycle
-
     def start(self) -> BenchProcess:
-        """Start the process and the two reader threads."""
-        if self._proc is not None:
-            raise ProcessError(f"{self.name}: already started")
-        if self.stop_file is not None and self.stop_file.exists():
+        """Start the process and the two reader threads (removing an old stop file)."""
+        if not self.started and self.stop_file is not None and self.stop_file.exists():
             self.stop_file.unlink()
         try:
-            self._proc = subprocess.Popen(
-                self.command,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                bufsize=1,
-                env=self._env,
-            )
+            return super().start()
         except OSError as exc:
             raise ProcessError(f"{self.name}: cannot start {self.command[0]}: {exc}") from exc
-        for stream, sink, is_stdout in (
-            (self._proc.stdout, self._lines, True),
-            (self._proc.stderr, self._stderr, False),
-        ):
-            thread = threading.Thread(
-                target=self._read, args=(stream, sink, is_stdout), daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-        return self
 
-    def _read(self, stream: Any, sink: List[str], is_stdout: bool) -> None:
-        try:
-            for line in stream:
-                with self._cond:
-                    sink.append(line.rstrip("\r\n"))
-                    self._cond.notify_all()
-        except (OSError, ValueError):
-            pass
-        finally:
-            if is_stdout:
-                with self._cond:
-                    self._eof = True
-                    self._cond.notify_all()
+    def stop(self, timeout: Optional[float] = 5.0) -> Optional[int]:
+        """Stop the process (stop file, then SIGTERM, then SIGKILL); its exit code.
 
-    def stop(self, timeout: float = 5.0) -> Optional[int]:
-        """Stop the process (stop file, then SIGTERM, then SIGKILL); its exit code."""
-        proc = self._proc
-        if proc is None:
-            return None
-        if proc.poll() is None and self.stop_file is not None:
+        Each step waits at most ``timeout`` seconds (``None``: :attr:`stop_timeout`).
+        """
+        limit = self.stop_timeout if timeout is None else timeout
+        if self.started and self.returncode is None and self.stop_file is not None:
             self.stop_file.touch()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=timeout)
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=timeout)
-        for thread in self._threads:
-            thread.join(timeout=timeout)
-        for stream in (proc.stdout, proc.stderr):
-            if stream is not None:
-                stream.close()
-        return proc.returncode
-
-    def __enter__(self) -> BenchProcess:
-        if self._proc is None:
-            self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
-
-    # ------------------------------------------------------------------ state
+            with contextlib.suppress(ProcessError):
+                self.wait(limit)
+        return super().stop(limit)
 
     @property
     def pid(self) -> int:
         """The PID of the started process."""
-        if self._proc is None:
+        pid = super().pid
+        if pid is None:
             raise ProcessError(f"{self.name}: not started")
-        return self._proc.pid
+        return pid
 
-    def returncode(self) -> Optional[int]:
-        """The exit code, or None while it runs."""
-        return None if self._proc is None else self._proc.poll()
-
-    def output(self, tail: int = 30) -> str:
-        """The command line and the last lines of stdout and stderr, for error messages."""
-        with self._cond:
-            out, err = self._lines[-tail:], self._stderr[-tail:]
-        return "$ {}\n--- stdout ---\n{}\n--- stderr ---\n{}".format(
-            " ".join(self.command), "\n".join(out), "\n".join(err)
-        )
-
-    # ------------------------------------------------------------------ waiting
-
-    def wait_for(self, prefix: str, timeout: float, after: int = 0) -> str:
+    # The benchmark's own wait_for: a prefix, not a pattern (so not the base signature).
+    def wait_for(  # type: ignore[override]
+        self, prefix: str, timeout: float, after: int = 0
+    ) -> str:
         """The first stdout line (from index ``after`` on) starting with ``prefix``.
 
         Raises :class:`ProcessError` after ``timeout`` seconds, or as soon as stdout
         ends without such a line.
         """
-        if self._proc is None:
-            raise ProcessError(f"{self.name}: not started")
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            while True:
-                for line in self._lines[after:]:
-                    if line.startswith(prefix):
-                        return line
-                if self._eof:
-                    reason = f"exited ({self._proc.poll()}) without a {prefix.strip()!r} line"
-                    break
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    reason = f"no {prefix.strip()!r} line within {timeout:.1f} s"
-                    break
-                self._cond.wait(remaining)
-        raise ProcessError(f"{self.name}: {reason}\n{self.output()}")
+        return self.wait_for_prefix(prefix, timeout, skip=after)
 
     def ready(self, timeout: float = 20.0) -> int:
         """Wait for ``READY <port>``; the port is also kept in :attr:`port`."""
@@ -339,11 +260,4 @@ class BenchProcess:
 
     def result(self, timeout: float) -> Dict[str, Any]:
         """Wait for the ``RESULT <json>`` line and return the object in it."""
-        line = self.wait_for("RESULT ", timeout)
-        try:
-            data = json.loads(line[len("RESULT ") :])
-        except ValueError as exc:
-            raise ProcessError(f"{self.name}: bad RESULT line: {exc}") from exc
-        if not isinstance(data, dict):
-            raise ProcessError(f"{self.name}: RESULT is not an object")
-        return data
+        return self.wait_json("RESULT ", timeout)

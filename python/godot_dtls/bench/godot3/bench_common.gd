@@ -1,20 +1,32 @@
-# Helpers shared by the benchmark scripts (Godot 3.2.3, GDScript 1).
+# Helpers shared by the benchmark scripts and the interop harness (Godot 3.2.3, GDScript 1).
 #
-# Loaded with `const Common = preload("res://bench_common.gd")`; everything here is
-# static. Output protocol, one line each on stdout (read by godot_dtls/bench/procs.py):
-#   READY <port>          the server is listening
-#   PHASE <name> [...]    the client reached a point the Python side may sample at
-#   RESULT <json>         final summary, printed exactly once, right before quit()
+# The one copy: tests/godot3/common.gd is a symbolic link to this file, so that both
+# Godot projects (each run with --path to its own folder) find it inside res://.
+# Loaded with `const Common = preload("res://bench_common.gd")` here and
+# `const Common = preload("res://common.gd")` in tests/godot3; everything here is
+# static, so it is never instanced.
+#
+# Output protocol, one line each on stdout (read by godot_dtls/bench/procs.py and
+# tests/godot_peer.py):
+#   READY <port>            the server is listening
+#   STATUS <n> [key=value]  a PacketPeerDTLS status changed (harness; n = its Status)
+#   PHASE <name> [...]      the client reached a point the Python side may sample at (bench)
+#   RESULT <json>           final summary, printed exactly once, right before quit()
 extends Reference
 
-# Payload k of a ring (k = 0..RING_SIZE-1): byte 0 is k, byte j > 0 is (j + k) % 251.
-# Packet number s carries ring[s % RING_SIZE], so loss, duplication and reordering
-# within a window show up as a mismatch. The Python side builds the same ring.
-const RING_SIZE := 256
+# Payloads are deterministic: byte j of packet number s is (j + s) % PATTERN_MODULUS.
+# 251 is prime, so consecutive packets never share an alignment with 256.
 const PATTERN_MODULUS := 251
+# Largest application payload one DTLS record can carry (mbedTLS record limit).
+const MAX_PAYLOAD := 16384
+# Payload k of a benchmark ring (k = 0..RING_SIZE-1): byte 0 is k, byte j > 0 is
+# (j + k) % 251. Packet number s carries ring[s % RING_SIZE], so loss, duplication and
+# reordering within a window show up as a mismatch. The Python side builds the same ring.
+const RING_SIZE := 256
 
 
-# Arguments come as key=value after "--" (Godot 3.2.3 keeps "--" in the list).
+# Arguments come as key=value after "--". Godot 3.2.3 keeps "--" in
+# OS.get_cmdline_args(); if it is absent, every key=value argument is taken.
 static func parse_args() -> Dictionary:
 	var raw: PoolStringArray = OS.get_cmdline_args()
 	var start := 0
@@ -46,7 +58,13 @@ static func arg_float(args: Dictionary, key: String, default: float) -> float:
 	return str(args[key]).to_float()
 
 
-# "64,1200" -> [64, 1200]; empty items are skipped.
+static func arg_bool(args: Dictionary, key: String, default: bool) -> bool:
+	if not args.has(key):
+		return default
+	return str(args[key]).to_lower() in ["1", "true", "yes", "on"]
+
+
+# "64,1200,16384" -> [64, 1200, 16384]; empty items are skipped.
 static func arg_int_list(args: Dictionary, key: String, default: String) -> Array:
 	var out := []
 	for item in arg_str(args, key, default).split(",", false):
@@ -54,7 +72,24 @@ static func arg_int_list(args: Dictionary, key: String, default: String) -> Arra
 	return out
 
 
-# The RING_SIZE payloads of `size` bytes (see above), cut from one pattern.
+# A pattern long enough that any payload is a slice of it: payload(s, n) is
+# pattern[s % 251 .. s % 251 + n - 1].
+static func make_pattern() -> PoolByteArray:
+	var pattern := PoolByteArray()
+	pattern.resize(MAX_PAYLOAD + PATTERN_MODULUS)
+	for k in range(pattern.size()):
+		pattern[k] = k % PATTERN_MODULUS
+	return pattern
+
+
+static func payload(pattern: PoolByteArray, seq: int, size: int) -> PoolByteArray:
+	if size <= 0:
+		return PoolByteArray()
+	var offset: int = seq % PATTERN_MODULUS
+	return pattern.subarray(offset, offset + size - 1)
+
+
+# The RING_SIZE payloads of `size` bytes (see RING_SIZE), cut from one pattern.
 static func make_ring(size: int) -> Array:
 	var pattern := PoolByteArray()
 	pattern.resize(size + RING_SIZE)
@@ -68,7 +103,11 @@ static func make_ring(size: int) -> Array:
 	return ring
 
 
-# Prints the RESULT line and sets the exit code; the caller still has to quit().
+static func elapsed_ms(since_usec: int) -> float:
+	return float(OS.get_ticks_usec() - since_usec) / 1000.0
+
+
+# Prints the RESULT line and sets the process exit code; the caller still has to quit().
 static func emit_result(result: Dictionary, exit_code: int) -> void:
 	result["exit_code"] = exit_code
 	print("RESULT " + to_json(result))
