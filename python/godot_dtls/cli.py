@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--hostname", default="", help="SNI name to send to a server")
     pin.set_defaults(handler=_cmd_pin)
 
+    from .impairment import add_proxy_parser  # the proxy subparser lives with the proxy
+
+    add_proxy_parser(commands)
+
     from .presets import add_check_presets_command  # check-presets [--fix] [PATH]
 
     add_check_presets_command(commands)

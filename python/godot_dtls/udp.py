@@ -253,6 +253,16 @@ def _wait_fd(sock: Any, for_write: bool, timeout: float | None) -> Error:
     return Error.OK if (rd or wr) else Error.ERR_TIMEOUT  # pragma: no cover
 
 
+def _fileno(sock: socket.socket | None) -> int:
+    """``sock``'s descriptor, or -1 when there is no open socket."""
+    if sock is None:
+        return -1
+    try:
+        return sock.fileno()
+    except OSError:
+        return -1
+
+
 def _queue_capacity(shift: int) -> int:
     # Godot's RingBuffer keeps one slot free: a 2^n ring stores at most 2^n - 1 bytes.
     return (1 << shift) - 1
@@ -734,13 +744,7 @@ class PacketPeerUDP(PacketPeer):
 
     def fileno(self) -> int:
         """File descriptor of the socket for select-style waiting, or -1 when closed."""
-        sock = self._sock
-        if sock is None:
-            return -1
-        try:
-            return sock.fileno()
-        except OSError:
-            return -1
+        return _fileno(self._sock)
 
     def __del__(self) -> None:
         # Godot's destructor runs close(): unregister from the server / close our socket.
@@ -940,13 +944,7 @@ class UDPServer:
 
     def fileno(self) -> int:
         """Python extension: socket descriptor for select-style waiting, or -1."""
-        sock = self._sock
-        if sock is None:
-            return -1
-        try:
-            return sock.fileno()
-        except OSError:
-            return -1
+        return _fileno(self._sock)
 
     def set_max_pending_connections(self, max_pending: int) -> None:
         """Set how many unknown addresses may wait for take_connection() (0 = refuse).
