@@ -46,6 +46,7 @@ from .records import (
     MAX_DATAGRAM_SIZE,
     MAX_PLAINTEXT_SIZE,
     RECORD_HEADER_SIZE,
+    client_hello_random,
     is_client_hello,
     pack_datagrams,
     without_plaintext_application_data,
@@ -157,6 +158,7 @@ class ConnectionStats:
     bytes_sent: int = 0
     datagrams_dropped_oversize: int = 0
     datagrams_dropped_empty: int = 0
+    datagrams_dropped_stale_hello: int = 0
     packets_received: int = 0
     packets_dropped_queue_full: int = 0
     packets_sent: int = 0
@@ -242,6 +244,7 @@ class DTLSConnection:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
         self._awaiting_cookie = not is_client
+        self._client_random: Optional[bytes] = None
         self._started = False
         self._handshake_deadline = 0.0
         self._timer: Optional[float] = None
@@ -498,6 +501,7 @@ class DTLSConnection:
         except SSL.Error:
             return  # garbage before any handshake: dropped, as OpenSSL already did
         self._awaiting_cookie = False
+        self._client_random = client_hello_random(data)
         admit = self.admit_handshake
         if admit is not None and not admit():
             self._fail(FailureReason.REFUSED, "too many handshakes in progress")
@@ -511,7 +515,15 @@ class DTLSConnection:
         valid cookie it gets a HelloVerifyRequest and the connection stays; with one,
         the old connection ends (the engine reports it as a fatal error) so that the
         client's retry can become a new connection.
+
+        A copy of the ClientHello that opened this connection (duplicated or delayed by
+        the network, or a retransmission overtaken by the server's flight) carries the
+        same client random: it is dropped, never taken for a reconnect.
         """
+        random = client_hello_random(data)
+        if random is not None and random == self._client_random:
+            self.stats.datagrams_dropped_stale_hello += 1
+            return
         probe = SSL.Connection(self._context, None)
         probe.set_app_data(self)
         probe.set_accept_state()

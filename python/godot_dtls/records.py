@@ -11,7 +11,7 @@ datagram, as the engine does.
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 __all__ = [
     "CONTENT_ALERT",
@@ -21,6 +21,7 @@ __all__ = [
     "MAX_DATAGRAM_SIZE",
     "MAX_PLAINTEXT_SIZE",
     "RECORD_HEADER_SIZE",
+    "client_hello_random",
     "is_client_hello",
     "pack_datagrams",
     "without_plaintext_application_data",
@@ -126,3 +127,21 @@ def without_plaintext_application_data(datagram: bytes) -> bytes:
         return datagram
     kept.append(datagram[start:])
     return b"".join(kept)
+
+
+# In a datagram starting with a ClientHello record: record header (13), handshake header
+# (msg_type 1, length 3, message_seq 2, fragment_offset 3, fragment_length 3), then
+# client_version (2) and the 32-byte random.
+_FRAGMENT_OFFSET = slice(RECORD_HEADER_SIZE + 6, RECORD_HEADER_SIZE + 9)
+_CLIENT_RANDOM = slice(RECORD_HEADER_SIZE + 14, RECORD_HEADER_SIZE + 46)
+
+
+def client_hello_random(datagram: bytes) -> Optional[bytes]:
+    """The client random of a datagram that starts with a whole-or-first ClientHello
+    fragment, else None. A client keeps its random across the cookie exchange and its
+    retransmissions; a new handshake (a real reconnect) has a new one."""
+    if not is_client_hello(datagram) or len(datagram) < _CLIENT_RANDOM.stop:
+        return None
+    if datagram[_FRAGMENT_OFFSET] != b"\x00\x00\x00":
+        return None
+    return bytes(datagram[_CLIENT_RANDOM])
