@@ -8,7 +8,11 @@ import sys
 import time
 from typing import List, Optional
 
+from .bench import add_bench_arguments, run_bench_command
 from .errors import Error
+from .fuzz import add_fuzz_parser
+from .impairment import add_proxy_parser
+from .presets import add_check_presets_command
 
 __all__ = ["main"]
 
@@ -129,20 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     pin.add_argument("--hostname", default="", help="SNI name to send to a server")
     pin.set_defaults(handler=_cmd_pin)
 
-    from .impairment import add_proxy_parser  # the proxy subparser lives with the proxy
-
+    # The tools below keep their options next to their code.
     add_proxy_parser(commands)
-
-    from .presets import add_check_presets_command  # check-presets [--fix] [PATH]
-
     add_check_presets_command(commands)
-
-    from .fuzz import add_fuzz_parser  # fuzz [--count N] [--seed S] [--seconds T]
-
     add_fuzz_parser(commands)
-
-    from .bench import add_bench_arguments, run_bench_command  # bench [--quick] [--json F]
-
     bench = commands.add_parser("bench", help="benchmark against Godot 3.2.3's own DTLS")
     add_bench_arguments(bench)
     bench.set_defaults(handler=run_bench_command)
