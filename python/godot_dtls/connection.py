@@ -378,6 +378,8 @@ class DTLSConnection:
                 # write anything nor arm a timer. One read, no flush, no timer update.
                 self._ssl.bio_write(data)
                 self._read_application_data(single_record=True)
+                if self._state is not ConnectionState.CONNECTED:
+                    self._flush()  # an error may have produced an alert for the peer
                 return
             if not self.is_client and is_client_hello(data):
                 self._client_hello_while_connected(data)
