@@ -82,3 +82,15 @@ def other_pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
 def dtls_log(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG, logger="godot_dtls")
     return caplog
+
+
+@pytest.fixture(params=["ecdsa", "rsa"])
+def key_type(request: pytest.FixtureRequest) -> str:
+    """The server certificate's key type."""
+    return str(request.param)
+
+
+@pytest.fixture
+def server_pki(key_type: str, request: pytest.FixtureRequest) -> TestPKI:
+    """``pki`` (ECDSA) or ``rsa_pki`` from conftest, following ``key_type``."""
+    return request.getfixturevalue("pki" if key_type == "ecdsa" else "rsa_pki")

@@ -45,20 +45,29 @@ import os
 import re
 import signal
 import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Optional
 
 import pytest
 
-from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
-from godot_dtls.echo import EchoServer, wait_readable
+from godot_dtls import Error, Status, TLSOptions
 
 try:
     import gnutls_peer
-    from loopback import serving
+    from interop_support import (
+        DATA_TIMEOUT,
+        HANDSHAKE_TIMEOUT,
+        WatchedEchoServer,
+        polled_client,
+        report,
+    )
 except ImportError:  # tests/ collected as a package
     from tests import gnutls_peer  # type: ignore[no-redef]
-    from tests.loopback import serving  # type: ignore[no-redef]
+    from tests.interop_support import (  # type: ignore[no-redef]
+        DATA_TIMEOUT,
+        WatchedEchoServer,
+        polled_client,
+        report,
+    )
 
 if TYPE_CHECKING:
     from conftest import TestPKI
@@ -68,17 +77,8 @@ GNUTLS_TEST_TIMEOUT = 30
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(GNUTLS_TEST_TIMEOUT)]
 
-HOST = "127.0.0.1"
-#: Deadline of one DTLS handshake.
-HANDSHAKE_TIMEOUT = 5.0
-#: Deadline of one packet / line crossing over and back.
-DATA_TIMEOUT = 3.0
 #: Deadline for a GnuTLS process to print an expected line or to exit.
 PROCESS_TIMEOUT = 5.0
-#: Lifetime of the echo server thread: bounds a hang of any test below.
-SERVER_LIFETIME = 15.0
-#: Longest single sleep of a polling loop.
-POLL_INTERVAL = 0.01
 
 #: The key exchange / signature part every negotiated suite must have, per key type.
 SUITE_PREFIX = {"ecdsa": "ECDHE-ECDSA-", "rsa": "ECDHE-RSA-"}
@@ -119,148 +119,10 @@ def gnutls_cli() -> str:
     return binary
 
 
-@pytest.fixture(params=["ecdsa", "rsa"])
-def key_type(request: pytest.FixtureRequest) -> str:
-    """The server certificate's key type."""
-    return str(request.param)
-
-
-@pytest.fixture
-def server_pki(key_type: str, request: pytest.FixtureRequest) -> TestPKI:
-    """``pki`` (ECDSA) or ``rsa_pki`` from conftest, following ``key_type``."""
-    return request.getfixturevalue("pki" if key_type == "ecdsa" else "rsa_pki")
-
-
-def _report(record_property: Callable[[str, object], None], label: str, value: object) -> None:
-    print(f"\n{label}: {value}")
-    record_property(label, value)
-
-
 # ------------------------------------------------------------------- godot_dtls client
 
 
-class Client:
-    """Our ``PacketPeerDTLS`` over a connected ``PacketPeerUDP``, polled by the test."""
-
-    def __init__(self) -> None:
-        self.udp = PacketPeerUDP()
-        self.peer = PacketPeerDTLS()
-        self.statuses: List[Status] = []
-        self.peer.status_changed = self.statuses.append
-        self.handshake_seconds = 0.0
-
-    def connect(self, port: int, hostname: str, options: TLSOptions) -> Status:
-        """Handshake with ``HOST:port``; returns the status once it is not HANDSHAKING."""
-        assert self.udp.connect_to_host(HOST, port) == Error.OK
-        started = time.perf_counter()
-        error = self.peer.connect_to_peer(self.udp, hostname, options)
-        assert error == Error.OK, self.peer.get_last_error_message()
-        self.poll_until(
-            lambda: self.peer.get_status() is not Status.HANDSHAKING,
-            HANDSHAKE_TIMEOUT,
-            "the end of the handshake",
-        )
-        self.handshake_seconds = time.perf_counter() - started
-        return self.peer.get_status()
-
-    def poll(self) -> None:
-        self.peer.poll()
-
-    def poll_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll until ``condition()``; fail the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.peer.poll()
-            if condition():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(
-                    f"timed out after {timeout:.1f} s waiting for {what} "
-                    f"(status {self.peer.get_status()!r}: {self.peer.get_last_error_message()})"
-                )
-            wait_readable([self.udp.fileno()], min(POLL_INTERVAL, remaining))
-
-    def receive_bytes(self, size: int, timeout: float = DATA_TIMEOUT) -> List[bytes]:
-        """Packets received until they hold ``size`` bytes in all (fails on timeout)."""
-        packets: List[bytes] = []
-
-        def enough() -> bool:
-            while self.peer.get_available_packet_count() > 0:
-                packets.append(self.peer.get_packet())
-            return sum(map(len, packets)) >= size or self.peer.get_status() is not (
-                Status.CONNECTED
-            )
-
-        self.poll_until(enough, timeout, f"{size} bytes")
-        assert self.peer.get_status() is Status.CONNECTED, self.peer.get_last_error_message()
-        return packets
-
-    def cipher(self) -> str:
-        return str(self.peer.get_stats().get("cipher", ""))
-
-    def close(self) -> None:
-        self.peer.disconnect_from_peer()
-        self.udp.close()
-
-
-@contextmanager
-def godot_client() -> Iterator[Client]:
-    client = Client()
-    try:
-        yield client
-    finally:
-        client.close()
-
-
 # ------------------------------------------------------------------ godot_dtls server
-
-
-class WatchedEchoServer:
-    """An ``EchoServer`` whose status changes and negotiated suites are recorded.
-
-    The callbacks run in the thread that polls the server (``loopback.serving``), so
-    the stats are read there, at the moment a peer connects.
-    """
-
-    def __init__(self, options: TLSOptions) -> None:
-        self.events: List[Tuple[int, Status]] = []
-        self.ciphers: Dict[int, str] = {}
-        self._seen: Set[int] = set()
-        self.server = EchoServer(options, 0, HOST, on_status=self._on_status)
-
-    def _on_status(self, peer_id: int, status: Status) -> None:
-        if status is Status.CONNECTED:
-            # The peer that just connected: the one connected peer not seen before.
-            for peer in self.server.peers:
-                if peer.get_status() is Status.CONNECTED and id(peer) not in self._seen:
-                    self._seen.add(id(peer))
-                    self.ciphers[peer_id] = str(peer.get_stats().get("cipher", ""))
-                    break
-        self.events.append((peer_id, status))
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def statuses(self) -> List[Status]:
-        return [status for _, status in list(self.events)]
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() >= deadline:
-                pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}: {self.events}")
-            time.sleep(0.005)
-
-    @contextmanager
-    def running(self) -> Iterator[WatchedEchoServer]:
-        """Poll in a background thread (bounded lifetime); stop the server afterwards."""
-        try:
-            with serving(self.server, lifetime=SERVER_LIFETIME):
-                yield self
-        finally:
-            self.server.stop()
 
 
 # ----------------------------------------------------- 1. our client -> gnutls-serv
@@ -277,7 +139,7 @@ def test_client_to_gnutls_serv_echo(
     chunk = gnutls_peer.GNUTLS_SERV_ECHO_CHUNK
     with gnutls_peer.start_gnutls_serv(
         server_pki.cert_path, server_pki.key_path, binary=gnutls_serv
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, "localhost", server_pki.client_options())
         assert status is Status.CONNECTED, (
             f"{client.peer.get_last_error_message()}\n{server.output()}"
@@ -288,8 +150,8 @@ def test_client_to_gnutls_serv_echo(
         assert client.cipher().startswith(SUITE_PREFIX[key_type]), stats
         # gnutls-serv always asks for a cookie: ClientHello twice, then the last flight.
         assert stats["datagrams_sent"] == 3, stats
-        _report(record_property, f"godot_dtls -> gnutls-serv ({key_type}) cipher", client.cipher())
-        _report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
+        report(record_property, f"godot_dtls -> gnutls-serv ({key_type}) cipher", client.cipher())
+        report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
 
         for size in ECHO_SIZES:
             payload = bytes((index * 31 + size) % 256 for index in range(size))
@@ -341,7 +203,7 @@ def test_client_rejects_gnutls_serv_certificate(
         options = pki.client_options()
     with gnutls_peer.start_gnutls_serv(
         pki.cert_path, pki.key_path, binary=gnutls_serv
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, hostname, options)
         assert status == expected, f"{client.peer.get_last_error_message()}\n{server.output()}"
         assert int(status) == (4 if expected is Status.ERROR_HOSTNAME_MISMATCH else 3)
@@ -410,8 +272,8 @@ def test_gnutls_cli_to_echo_server(
         echo.wait_until(lambda: Status.CONNECTED in echo.statuses(), DATA_TIMEOUT, "CONNECTED")
         cipher = echo.ciphers[1]
         assert cipher.startswith(SUITE_PREFIX[key_type]), cipher
-        _report(record_property, f"gnutls-cli -> EchoServer ({key_type}) description", description)
-        _report(record_property, f"gnutls-cli -> EchoServer ({key_type}) cipher", cipher)
+        report(record_property, f"gnutls-cli -> EchoServer ({key_type}) description", description)
+        report(record_property, f"gnutls-cli -> EchoServer ({key_type}) cipher", cipher)
         print(f"gnutls-cli start to verified session: {client.elapsed * 1000:.1f} ms")
 
         rtt = _echo_line(client, f"hello from gnutls-cli ({key_type})")
@@ -486,7 +348,7 @@ def test_client_to_gnutls_serv_small_mtu(gnutls_serv: str, rsa_pki: TestPKI) -> 
     datagrams; our client reassembles it."""
     with gnutls_peer.start_gnutls_serv(
         rsa_pki.cert_path, rsa_pki.key_path, mtu=256, binary=gnutls_serv
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, "localhost", rsa_pki.client_options())
         assert status is Status.CONNECTED, (
             f"{client.peer.get_last_error_message()}\n{server.output()}"
@@ -602,10 +464,10 @@ def test_gnutls_cli_psk_to_echo_server(
         echo.wait_until(lambda: Status.CONNECTED in echo.statuses(), HANDSHAKE_TIMEOUT, "CONNECTED")
         cipher = echo.ciphers[1]
         assert cipher.startswith("ECDHE-PSK-" if "ECDHE" in priority else "PSK-"), cipher
-        _report(record_property, f"gnutls-cli {priority} -> EchoServer cipher", cipher)
+        report(record_property, f"gnutls-cli {priority} -> EchoServer cipher", cipher)
         client.wait_for(r"^- Description: ", HANDSHAKE_TIMEOUT, stream="stdout")
         description = gnutls_peer.negotiated_description(client)
-        _report(record_property, f"gnutls-cli {priority} description", description)
+        report(record_property, f"gnutls-cli {priority} description", description)
         try:
             client.wait_for(r"^- Simple Client Mode:", HANDSHAKE_TIMEOUT, stream="stdout")
         except gnutls_peer.GnuTLSError:

@@ -36,17 +36,34 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
 
 import pytest
 
-from godot_dtls import DTLSServer, Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
-from godot_dtls.echo import EchoServer, wait_readable
+from godot_dtls import DTLSServer, Status, TLSOptions
 
 try:
-    from loopback import serving
+    from interop_support import (
+        DATA_TIMEOUT,
+        HANDSHAKE_TIMEOUT,
+        HOST,
+        POLL_INTERVAL,
+        SERVER_LIFETIME,
+        WatchedEchoServer,
+        polled_client,
+        report,
+    )
 except ImportError:  # tests/ collected as a package
-    from tests.loopback import serving  # type: ignore[no-redef]
+    from tests.interop_support import (  # type: ignore[no-redef]
+        DATA_TIMEOUT,
+        HANDSHAKE_TIMEOUT,
+        HOST,
+        POLL_INTERVAL,
+        SERVER_LIFETIME,
+        WatchedEchoServer,
+        polled_client,
+        report,
+    )
 
 #: Why python-mbedtls cannot be used here (None when it can).
 MBEDTLS_MISSING: Optional[str] = None
@@ -71,15 +88,9 @@ MBEDTLS_TEST_TIMEOUT = 30
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(MBEDTLS_TEST_TIMEOUT)]
 
-HOST = "127.0.0.1"
-#: Deadline of one DTLS handshake.
-HANDSHAKE_TIMEOUT = 5.0
-#: Deadline of one packet crossing over and back.
-DATA_TIMEOUT = 3.0
-#: Lifetime of a server thread (ours or Mbed TLS'): bounds a hang of any test below.
-SERVER_LIFETIME = 15.0
-#: Longest single sleep of a polling loop (also the Mbed TLS timer's resolution here).
-POLL_INTERVAL = 0.01
+# HOST, HANDSHAKE_TIMEOUT, DATA_TIMEOUT, SERVER_LIFETIME (also the Mbed TLS server
+# thread's) and POLL_INTERVAL (also the Mbed TLS timer's resolution) come from
+# interop_support.
 #: Room for any datagram (the largest here is an 8000-byte packet plus its record).
 DATAGRAM_MAX = 65535
 
@@ -111,29 +122,12 @@ def payload(size: int) -> bytes:
     return bytes((index * 7 + size) % 256 for index in range(size))
 
 
-def _report(record_property: Callable[[str, object], None], label: str, value: object) -> None:
-    print(f"\n{label}: {value}")
-    record_property(label, value)
-
-
 @pytest.fixture(scope="module", autouse=True)
 def mbedtls_available() -> None:
     """Fail every test when python-mbedtls is missing on CI; print the Mbed TLS version."""
     if MBEDTLS_MISSING is not None:
         pytest.fail(MBEDTLS_MISSING)
     print(f"\npython-mbedtls: {mbedtls_version.version}")
-
-
-@pytest.fixture(params=["ecdsa", "rsa"])
-def key_type(request: pytest.FixtureRequest) -> str:
-    """The server certificate's key type."""
-    return str(request.param)
-
-
-@pytest.fixture
-def server_pki(key_type: str, request: pytest.FixtureRequest) -> TestPKI:
-    """``pki`` (ECDSA) or ``rsa_pki`` from conftest, following ``key_type``."""
-    return request.getfixturevalue("pki" if key_type == "ecdsa" else "rsa_pki")
 
 
 def trust_store(pki: TestPKI) -> mbedtls_tls.TrustStore:
@@ -414,107 +408,6 @@ class MbedDTLSServer:
 # ------------------------------------------------------------- godot_dtls side
 
 
-class WatchedEchoServer:
-    """Our ``EchoServer``, polled in a background thread, with its status changes and
-    negotiated suites recorded (read in the polling thread when a peer connects)."""
-
-    def __init__(self, options: TLSOptions, dtls_server: Optional[DTLSServer] = None) -> None:
-        self.events: List[Tuple[int, Status]] = []
-        self.ciphers: Dict[int, str] = {}
-        self._seen: Set[int] = set()
-        self.server = EchoServer(
-            options, 0, HOST, on_status=self._on_status, dtls_server=dtls_server
-        )
-
-    def _on_status(self, peer_id: int, status: Status) -> None:
-        if status is Status.CONNECTED:
-            # The peer that just connected: the one connected peer not seen before.
-            for peer in self.server.peers:
-                if peer.get_status() is Status.CONNECTED and id(peer) not in self._seen:
-                    self._seen.add(id(peer))
-                    self.ciphers[peer_id] = str(peer.get_stats().get("cipher", ""))
-                    break
-        self.events.append((peer_id, status))
-
-    @property
-    def port(self) -> int:
-        return self.server.port
-
-    def statuses(self) -> List[Status]:
-        return [status for _, status in list(self.events)]
-
-    def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() >= deadline:
-                pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}: {self.events}")
-            time.sleep(0.005)
-
-    @contextmanager
-    def running(self) -> Iterator[WatchedEchoServer]:
-        try:
-            with serving(self.server, lifetime=SERVER_LIFETIME):
-                yield self
-        finally:
-            self.server.stop()
-
-
-class GodotClient:
-    """Our ``PacketPeerDTLS`` over a connected ``PacketPeerUDP``, polled by the test."""
-
-    def __init__(self) -> None:
-        self.udp = PacketPeerUDP()
-        self.peer = PacketPeerDTLS()
-        self.handshake_seconds = 0.0
-
-    def connect(self, port: int, hostname: str, options: TLSOptions) -> Status:
-        """Handshake with ``HOST:port``; returns the status once it is not HANDSHAKING."""
-        assert self.udp.connect_to_host(HOST, port) == Error.OK
-        started = time.perf_counter()
-        assert self.peer.connect_to_peer(self.udp, hostname, options) == Error.OK
-        self.poll_until(lambda: self.peer.get_status() is not Status.HANDSHAKING, HANDSHAKE_TIMEOUT)
-        self.handshake_seconds = time.perf_counter() - started
-        return self.peer.get_status()
-
-    def poll_until(self, condition: Callable[[], bool], timeout: float) -> None:
-        """Poll until ``condition()``; fail the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.peer.poll()
-            if condition():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(
-                    f"timed out after {timeout:.1f} s (status {self.peer.get_status()!r}: "
-                    f"{self.peer.get_last_error_message()})"
-                )
-            wait_readable([self.udp.fileno()], min(POLL_INTERVAL, remaining))
-
-    def echo(self, data: bytes, timeout: float = DATA_TIMEOUT) -> bytes:
-        """Send ``data`` as one packet and return the next packet received."""
-        assert self.peer.put_packet(data) == Error.OK
-        self.poll_until(
-            lambda: (
-                self.peer.get_available_packet_count() > 0
-                or self.peer.get_status() is not Status.CONNECTED
-            ),
-            timeout,
-        )
-        assert self.peer.get_status() is Status.CONNECTED, self.peer.get_last_error_message()
-        return self.peer.get_packet()
-
-
-@contextmanager
-def godot_client() -> Iterator[GodotClient]:
-    client = GodotClient()
-    try:
-        yield client
-    finally:
-        client.peer.disconnect_from_peer()
-        client.udp.close()
-
-
 # ------------------------------------------------ 1. Mbed TLS client -> EchoServer
 
 
@@ -535,8 +428,8 @@ def test_mbedtls_client_to_echo_server(
         assert ours == openssl_suite_name(client.cipher()), (ours, client.cipher())
         assert ours.startswith(SUITE_PREFIX[key_type]), ours
         assert echo.server.cookie_exchanges == 1  # our HelloVerifyRequest was answered
-        _report(record_property, f"mbedtls -> EchoServer ({key_type}) cipher", client.cipher())
-        _report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
+        report(record_property, f"mbedtls -> EchoServer ({key_type}) cipher", client.cipher())
+        report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
 
         for size in ECHO_SIZES:
             data = payload(size)
@@ -586,7 +479,7 @@ def test_mbedtls_psk_client_to_echo_server(record_property: Callable[[str, objec
         echo.wait_until(lambda: Status.CONNECTED in echo.statuses(), DATA_TIMEOUT, "CONNECTED")
         assert echo.ciphers[1] == openssl_suite_name(client.cipher())
         assert "PSK" in echo.ciphers[1]
-        _report(record_property, "mbedtls PSK -> EchoServer cipher", client.cipher())
+        report(record_property, "mbedtls PSK -> EchoServer cipher", client.cipher())
         client.send(b"psk packet")
         assert client.receive(10) == [b"psk packet"]
         client.close()
@@ -603,7 +496,7 @@ def test_client_to_mbedtls_server(
 ) -> None:
     """Through Mbed TLS' cookie exchange to CONNECTED; packets echoed byte for byte; our
     close_notify read by the server."""
-    with MbedDTLSServer(server_pki, key_type) as server, godot_client() as client:
+    with MbedDTLSServer(server_pki, key_type) as server, polled_client() as client:
         status = client.connect(server.port, "localhost", server_pki.client_options())
         assert status is Status.CONNECTED, (
             f"{client.peer.get_last_error_message()} / server: {server.error!r}"
@@ -616,8 +509,8 @@ def test_client_to_mbedtls_server(
         assert server.dtls.hello_verify_requests == 1
         # ClientHello, ClientHello with the cookie, ClientKeyExchange..Finished.
         assert stats["datagrams_sent"] == 3, stats
-        _report(record_property, f"godot_dtls -> mbedtls ({key_type}) cipher", server.cipher)
-        _report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
+        report(record_property, f"godot_dtls -> mbedtls ({key_type}) cipher", server.cipher)
+        report(record_property, "handshake_ms", round(client.handshake_seconds * 1000, 2))
 
         for size in ECHO_SIZES:
             data = payload(size)
@@ -644,7 +537,7 @@ def test_client_rejects_mbedtls_server_certificate(
     our fatal alert and its handshake fails."""
     hostname = "wrong.example" if case == "wrong_hostname" else "localhost"
     options = other_pki.client_options() if case == "untrusted_ca" else pki.client_options()
-    with MbedDTLSServer(pki, "ecdsa") as server, godot_client() as client:
+    with MbedDTLSServer(pki, "ecdsa") as server, polled_client() as client:
         peer = client.peer
         assert client.connect(server.port, hostname, options) is expected, (
             peer.get_last_error_message()
@@ -693,7 +586,7 @@ def test_client_to_mbedtls_server_small_mtu(
     mtu = 256
     server = MbedDTLSServer(rsa_pki, "rsa")
     server.dtls.set_mtu(mtu)
-    with server, godot_client() as client:
+    with server, polled_client() as client:
         status = client.connect(server.port, "localhost", rsa_pki.client_options())
         assert status is Status.CONNECTED, client.peer.get_last_error_message()
         received = client.peer.get_stats()["datagrams_received"]

@@ -25,20 +25,20 @@ import re
 import sys
 import threading
 import time
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
 
 import pytest
 
 from godot_dtls import DTLSServer, Error, PacketPeerDTLS, Status, TLSOptions
 from godot_dtls.context import CIPHER_LIST
 from godot_dtls.echo import EchoServer, wait_readable
-from godot_dtls.udp import PacketPeerUDP
 
 try:
     import openssl_peer
+    from interop_support import PolledClient, polled_client
 except ImportError:  # tests/ collected as a package
     from tests import openssl_peer  # type: ignore[no-redef]
+    from tests.interop_support import PolledClient, polled_client  # type: ignore[no-redef]
 
 if TYPE_CHECKING:
     from conftest import TestPKI
@@ -82,97 +82,7 @@ def openssl() -> str:
     return binary
 
 
-@pytest.fixture(params=["ecdsa", "rsa"])
-def key_type(request: pytest.FixtureRequest) -> str:
-    """The server certificate's key type."""
-    return str(request.param)
-
-
-@pytest.fixture
-def server_pki(key_type: str, request: pytest.FixtureRequest) -> TestPKI:
-    """``pki`` (ECDSA) or ``rsa_pki`` from conftest, following ``key_type``."""
-    return request.getfixturevalue("pki" if key_type == "ecdsa" else "rsa_pki")
-
-
 # ------------------------------------------------------------------- godot_dtls client
-
-
-class Client:
-    """Our ``PacketPeerDTLS`` over a connected ``PacketPeerUDP``, polled by the test."""
-
-    def __init__(self, mtu: Optional[int] = None) -> None:
-        self.udp = PacketPeerUDP()
-        self.peer = PacketPeerDTLS() if mtu is None else PacketPeerDTLS(mtu=mtu)
-        self.statuses: List[Status] = []
-        self.peer.status_changed = self.statuses.append
-        self.handshake_seconds = 0.0
-
-    def connect(self, port: int, hostname: str, options: TLSOptions) -> Status:
-        """Handshake with ``HOST:port``; returns the status once it is not HANDSHAKING."""
-        assert self.udp.connect_to_host(HOST, port) == Error.OK
-        started = time.perf_counter()
-        error = self.peer.connect_to_peer(self.udp, hostname, options)
-        assert error == Error.OK, self.peer.get_last_error_message()
-        self.poll_until(
-            lambda: self.peer.get_status() is not Status.HANDSHAKING,
-            HANDSHAKE_TIMEOUT,
-            "the end of the handshake",
-        )
-        self.handshake_seconds = time.perf_counter() - started
-        return self.peer.get_status()
-
-    def poll(self) -> None:
-        self.peer.poll()
-
-    def poll_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        """Poll until ``condition()``; fail the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.peer.poll()
-            if condition():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(
-                    f"timed out after {timeout:.1f} s waiting for {what} "
-                    f"(status {self.peer.get_status()!r}: {self.peer.get_last_error_message()})"
-                )
-            wait_readable([self.udp.fileno()], min(POLL_INTERVAL, remaining))
-
-    def receive(self, timeout: float = DATA_TIMEOUT) -> bytes:
-        """The next packet (fails the test if none arrives while CONNECTED)."""
-        self.poll_until(
-            lambda: (
-                self.peer.get_status() is not Status.CONNECTED
-                or self.peer.get_available_packet_count() > 0
-            ),
-            timeout,
-            "a packet",
-        )
-        assert self.peer.get_status() is Status.CONNECTED, self.peer.get_last_error_message()
-        return self.peer.get_packet()
-
-    def negotiated(self) -> Tuple[str, str]:
-        """(protocol, cipher) of the established connection."""
-        connection = self.peer.get_connection()
-        assert connection is not None
-        return (
-            connection.ssl.get_protocol_version_name(),
-            connection.ssl.get_cipher_name() or "",
-        )
-
-    def close(self) -> None:
-        self.peer.disconnect_from_peer()
-        self.udp.close()
-
-
-@contextmanager
-def godot_client(mtu: Optional[int] = None) -> Iterator[Client]:
-    client = Client(mtu)
-    try:
-        yield client
-    finally:
-        client.close()
 
 
 # ------------------------------------------------------------------ godot_dtls server
@@ -269,7 +179,7 @@ def test_client_to_s_server(
     """Handshake, data both ways, our close_notify: s_server logs a clean close."""
     with openssl_peer.start_s_server(
         server_pki.cert_path, server_pki.key_path, listen=listen, naccept=1, binary=openssl
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, "localhost", server_pki.client_options())
         assert status is Status.CONNECTED, (
             f"{client.peer.get_last_error_message()}\n{server.output()}"
@@ -338,7 +248,7 @@ def test_s_server_goes_away(openssl: str, pki: TestPKI) -> None:
     """
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, "localhost", pki.client_options())
         assert status is Status.CONNECTED, client.peer.get_last_error_message()
         server.wait_for(r"^CIPHER is ", PROCESS_TIMEOUT)
@@ -384,7 +294,7 @@ def test_client_rejects_s_server_certificate(
         options = pki.client_options()
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, hostname, options)
         assert status == expected, f"{client.peer.get_last_error_message()}\n{server.output()}"
         assert int(status) == (4 if expected is Status.ERROR_HOSTNAME_MISMATCH else 3)
@@ -412,7 +322,7 @@ def test_hostname_mismatch_sends_bad_certificate(openssl: str, pki: TestPKI) -> 
     """The engine (mbedTLS) sends bad_certificate for a name mismatch; so should we."""
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
-    ) as server, godot_client() as client:
+    ) as server, polled_client() as client:
         status = client.connect(server.port, "wrong.example", pki.client_options())
         assert status is Status.ERROR_HOSTNAME_MISMATCH
         alert = server.wait_for(r"alert (.*?):", PROCESS_TIMEOUT, stream="stderr")
@@ -442,7 +352,7 @@ def test_peer_collected_in_a_cycle_closes_cleanly(
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
     ) as server:
-        client = Client()
+        client = PolledClient()
         status = client.connect(server.port, "localhost", pki.client_options())
         assert status is Status.CONNECTED, client.peer.get_last_error_message()
         server.wait_for(r"^CIPHER is ", PROCESS_TIMEOUT)
@@ -479,7 +389,7 @@ def test_client_to_s_server_small_mtu(
     client with datagrams of at most ``mtu`` bytes (godot_dtls' minimum is 256)."""
     with openssl_peer.start_s_server(
         rsa_pki.cert_path, rsa_pki.key_path, naccept=1, mtu=mtu, binary=openssl
-    ) as server, godot_client(mtu=mtu) as client:
+    ) as server, polled_client(mtu=mtu) as client:
         status = client.connect(server.port, "localhost", rsa_pki.client_options())
         assert status is Status.CONNECTED, (
             f"{client.peer.get_last_error_message()}\n{server.output()}"
