@@ -105,3 +105,30 @@ static func to_bytes(value: Variant) -> PackedByteArray:
 	if typeof(value) == TYPE_ARRAY:
 		return PackedByteArray(value)
 	return PackedByteArray()
+
+
+## Sets [param key] of a facade's extension options to [param value] when
+## [param enabled], removes it otherwise (the builders' "empty turns it off" rule).
+static func set_extra(extras: Dictionary, key: String, value: Variant, enabled: bool) -> void:
+	if enabled:
+		extras[key] = value
+	else:
+		extras.erase(key)
+
+
+## The file path the Python side writes a key log to: [param path] globalized
+## ([code]res://[/code], [code]user://[/code]), or "" to turn the key log off.
+static func key_log_path(path: String) -> String:
+	return ProjectSettings.globalize_path(path) if not path.is_empty() else ""
+
+
+## The error a facade reports when the engine backend is asked for extension options
+## [param keys] it cannot honour; [param features] names each key for people.
+static func engine_refusal(
+	method: String, keys: Array, features: Dictionary, engine_class: String
+) -> String:
+	var names := PackedStringArray()
+	for key: Variant in keys:
+		names.append(str(features.get(key, key)))
+	var message := "%s: %s need the Python backend; the engine's %s cannot honour them"
+	return message % [method, ", ".join(names), engine_class]

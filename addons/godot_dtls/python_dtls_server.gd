@@ -171,7 +171,7 @@ func with_session_resumption(enabled := true) -> PythonDTLSServer:
 ## Wireshark ([code]res://[/code] and [code]user://[/code] paths are globalized).
 ## Debugging only. An empty path turns it off. Python backend only. Returns this server.
 func with_key_log(path: String) -> PythonDTLSServer:
-	var os_path := ProjectSettings.globalize_path(path) if not path.is_empty() else ""
+	var os_path := Backends.key_log_path(path)
 	_set_extra("key_log_file", os_path, not os_path.is_empty())
 	return self
 
@@ -224,20 +224,13 @@ static func server_options_to_dictionary(server_options: TLSOptions) -> Dictiona
 ## Sets the extension option [param key] to [param value], or removes it when not
 ## [param enabled].
 func _set_extra(key: String, value: Variant, enabled: bool) -> void:
-	if enabled:
-		_extras[key] = value
-	else:
-		_extras.erase(key)
+	Backends.set_extra(_extras, key, value, enabled)
 
 
 ## Refuses [param method] on the engine backend, which cannot honour the extension
 ## options [param keys]: names them in the error and returns [constant ERR_UNAVAILABLE].
 func _refuse_on_engine(method: String, keys: Array) -> Error:
-	var features := PackedStringArray()
-	for key: Variant in keys:
-		features.append(str(EXTENSION_FEATURES.get(key, key)))
-	var message := "%s: %s need the Python backend; the engine's %s cannot honour them"
-	_last_error = message % [method, ", ".join(features), "DTLSServer"]
+	_last_error = Backends.engine_refusal(method, keys, EXTENSION_FEATURES, "DTLSServer")
 	push_error(_last_error)
 	return ERR_UNAVAILABLE
 

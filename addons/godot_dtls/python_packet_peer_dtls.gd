@@ -232,7 +232,7 @@ func with_session_resumption(enabled := true) -> PythonPacketPeerDTLS:
 ## globalized). Debugging only: whoever holds the file can read the traffic. An empty path
 ## turns it off. Python backend only. Returns this peer.
 func with_key_log(path: String) -> PythonPacketPeerDTLS:
-	var os_path := ProjectSettings.globalize_path(path) if not path.is_empty() else ""
+	var os_path := Backends.key_log_path(path)
 	_set_extra("key_log_file", os_path, not os_path.is_empty())
 	return self
 
@@ -441,20 +441,13 @@ func _python_backend_name() -> String:
 ## Sets the extension option [param key] to [param value], or removes it when not
 ## [param enabled].
 func _set_extra(key: String, value: Variant, enabled: bool) -> void:
-	if enabled:
-		_extras[key] = value
-	else:
-		_extras.erase(key)
+	Backends.set_extra(_extras, key, value, enabled)
 
 
 ## Refuses [param method] on the engine backend, which cannot honour the extension
 ## options [param keys]: names them in the error and returns [constant ERR_UNAVAILABLE].
 func _refuse_on_engine(method: String, keys: Array) -> Error:
-	var features := PackedStringArray()
-	for key: Variant in keys:
-		features.append(str(EXTENSION_FEATURES.get(key, key)))
-	var message := "%s: %s need the Python backend; the engine's %s cannot honour them"
-	_last_error = message % [method, ", ".join(features), "PacketPeerDTLS"]
+	_last_error = Backends.engine_refusal(method, keys, EXTENSION_FEATURES, "PacketPeerDTLS")
 	push_error(_last_error)
 	return ERR_UNAVAILABLE
 
