@@ -13,6 +13,7 @@ from godot_dtls.connection import DTLSConnection
 from godot_dtls.context import client_context
 from godot_dtls.echo import EchoServer, wait_readable
 from godot_dtls.records import RECORD_HEADER_SIZE
+from loopback import connect
 
 HANDSHAKE_HELLO_VERIFY_REQUEST = 3
 
@@ -22,21 +23,6 @@ def first_client_hello(options: TLSOptions) -> bytes:
     client.start(0.0)
     (hello,) = client.datagrams_to_send()
     return hello
-
-
-def connect_client(
-    server: EchoServer, options: TLSOptions, timeout: float = 10.0
-) -> PacketPeerDTLS:
-    udp = PacketPeerUDP()
-    assert udp.connect_to_host("127.0.0.1", server.port) == Error.OK
-    peer = PacketPeerDTLS()
-    assert peer.connect_to_peer(udp, "localhost", options) == Error.OK
-    deadline = time.monotonic() + timeout
-    while peer.get_status() is Status.HANDSHAKING and time.monotonic() < deadline:
-        server.poll()
-        peer.poll()
-        wait_readable([server.fileno(), udp.fileno()], 0.002)
-    return peer
 
 
 def test_cookie_flood_keeps_no_state_and_never_amplifies(pki):
@@ -60,7 +46,7 @@ def test_cookie_flood_keeps_no_state_and_never_amplifies(pki):
                 assert len(server.udp_server._pending) <= 16
             if round_number == 2:
                 # A real client still gets served in the middle of the flood.
-                genuine = connect_client(server, pki.client_options())
+                genuine = connect(server, pki.client_options())
                 assert genuine.get_status() is Status.CONNECTED
         replies = []
         for sock in sockets:
@@ -119,7 +105,7 @@ def test_handshakes_beyond_the_cap_are_refused_then_served_on_retry(pki):
 def test_unread_packets_are_capped_and_the_excess_counted(pki):
     server = EchoServer(pki.server_options())
     try:
-        peer = connect_client(server, pki.client_options())
+        peer = connect(server, pki.client_options())
         assert peer.get_status() is Status.CONNECTED
         connection = peer.get_connection()
         assert connection is not None
