@@ -1,0 +1,105 @@
+"""``DTLSServer``: turns UDP peers from a ``UDPServer`` into server-side DTLS peers.
+
+It holds the server's OpenSSL context and the HelloVerifyRequest cookie secret. A
+client first gets a stateless HelloVerifyRequest (that ``take_connection`` returns a
+peer in ``STATUS_ERROR``, as in the engine); its retry, carrying the cookie, arrives as
+a new UDP peer and becomes a peer in ``STATUS_HANDSHAKING``.
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import Any, Callable, Optional
+
+from OpenSSL import SSL
+
+from godot_dtls.core.connection import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU
+from godot_dtls.core.cookies import CookieJar
+from godot_dtls.core.log import logger
+
+from .context import ContextError, server_context
+from .dtls_peer import PacketPeerDTLS
+from .errors import Error
+from .status import Status
+from .tls_options import TLSOptions
+from .transport import is_transport
+
+__all__ = ["DEFAULT_MAX_HANDSHAKES", "DTLSServer"]
+
+#: Default cap on concurrent handshakes past the cookie exchange, per server.
+DEFAULT_MAX_HANDSHAKES = 1024
+
+
+class DTLSServer:
+    """Godot 4's ``DTLSServer``: ``setup(TLSOptions.server(...))`` then ``take_connection``."""
+
+    def __init__(
+        self,
+        *,
+        mtu: int = DEFAULT_MTU,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        cookie_rotation: float = 300.0,
+        max_handshakes: int = DEFAULT_MAX_HANDSHAKES,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.mtu = mtu
+        self.handshake_timeout = handshake_timeout
+        #: Handshakes (past the cookie exchange) allowed at once; more are refused
+        #: silently, and the client's retransmission tries again later.
+        self.max_handshakes = max_handshakes
+        self._handshaking: weakref.WeakSet[PacketPeerDTLS] = weakref.WeakSet()
+        self._clock = clock
+        self._cookies = CookieJar(rotate_every=cookie_rotation)
+        self._context: Optional[SSL.Context] = None
+        self._initialised = False
+
+    def setup(self, server_options: TLSOptions) -> Error:
+        """Configure the server. Unlike the engine, a key that does not match the
+        certificate (or a missing one) is refused here, not per connection later."""
+        if not isinstance(server_options, TLSOptions) or not server_options.is_server():
+            logger.error("DTLSServer.setup needs options made by TLSOptions.server()")
+            return Error.ERR_INVALID_PARAMETER
+        if self._initialised:
+            logger.error("DTLSServer.setup: the server is already set up")
+            return Error.ERR_ALREADY_IN_USE
+        try:
+            self._context = server_context(server_options, self._cookies)
+        except ContextError as exc:
+            logger.error("DTLSServer.setup: %s", exc)
+            return Error.ERR_INVALID_PARAMETER
+        self._initialised = True
+        return Error.OK
+
+    def take_connection(self, udp_peer: Any) -> Optional[PacketPeerDTLS]:
+        """A new server-side peer for a UDP peer taken from ``UDPServer``.
+
+        Returns None when the server was never set up or ``udp_peer`` is missing;
+        otherwise always a peer, in ``STATUS_ERROR`` after a HelloVerifyRequest, in
+        ``STATUS_HANDSHAKING`` when the ClientHello carried a valid cookie, and in
+        ``STATUS_DISCONNECTED`` when the UDP peer is not connected.
+        """
+        if self._context is None:
+            logger.error("DTLSServer.take_connection: call setup() first")
+            return None
+        if not is_transport(udp_peer):
+            logger.error("DTLSServer.take_connection needs a PacketPeerUDP")
+            return None
+        peer = PacketPeerDTLS(
+            mtu=self.mtu, handshake_timeout=self.handshake_timeout, clock=self._clock
+        )
+        peer._accept(udp_peer, self._context, self._admit_handshake)
+        if peer.get_status() is Status.HANDSHAKING:
+            self._handshaking.add(peer)
+        return peer
+
+    def _admit_handshake(self) -> bool:
+        """May one more handshake start? Counts the live ones only near the cap."""
+        if len(self._handshaking) < self.max_handshakes:
+            return True  # peers that finished are still in the set: a cheap upper bound
+        live = [p for p in self._handshaking if p.get_status() is Status.HANDSHAKING]
+        self._handshaking = weakref.WeakSet(live)
+        if len(live) >= self.max_handshakes:
+            logger.warning("DTLSServer: %d handshakes in progress, refusing another", len(live))
+            return False
+        return True

@@ -1,0 +1,134 @@
+"""``PacketPeer``: the engine's abstract packet peer, shared by the DTLS and UDP peers.
+
+It owns what Godot puts in the base class: the empty-packet shortcut of
+``put_packet``, the error remembered by ``get_packet``, and Variant serialisation for
+``put_var``/``get_var`` with the ``encode_buffer_max_size`` limit. Subclasses implement
+``_put_packet`` and ``_get_packet`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Tuple
+
+from godot_dtls.core.log import logger
+
+from .errors import Error
+from .variant import VariantError, decode_variant, encode_variant
+
+__all__ = ["PacketPeer", "as_bytes"]
+
+_DEFAULT_ENCODE_BUFFER_MAX_SIZE = 8 * 1024 * 1024
+_MIN_ENCODE_BUFFER_MAX_SIZE = 1024
+_MAX_ENCODE_BUFFER_MAX_SIZE = 256 * 1024 * 1024
+
+
+def as_bytes(buffer: Any) -> bytes | None:
+    """``buffer`` as ``bytes`` if it is bytes-like, else None (the caller reports it)."""
+    if isinstance(buffer, bytes):
+        return buffer
+    if isinstance(buffer, (bytearray, memoryview)):
+        return bytes(buffer)
+    return None
+
+
+class PacketPeer:
+    """Abstract packet peer with Godot's ``PacketPeer`` methods."""
+
+    def __init__(self) -> None:
+        self._last_get_error = Error.OK
+        self._encode_buffer_max_size = _DEFAULT_ENCODE_BUFFER_MAX_SIZE
+
+    # ---------------------------------------------------------------- subclass hooks
+
+    def _put_packet(self, data: bytes) -> Error:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _get_packet(self) -> Tuple[bytes, Error]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_available_packet_count(self) -> int:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- Godot API
+
+    def put_packet(self, buffer: Any) -> Error:
+        """Send one packet. An empty buffer is OK without touching the implementation."""
+        data = as_bytes(buffer)
+        if data is None:
+            logger.error(
+                "put_packet expects a PackedByteArray (bytes), got %s", type(buffer).__name__
+            )
+            return Error.ERR_INVALID_PARAMETER
+        if not data:
+            return Error.OK
+        return self._put_packet(data)
+
+    def get_packet(self) -> bytes:
+        """The next packet; empty bytes on error (see :meth:`get_packet_error`)."""
+        data, error = self._get_packet()
+        self._last_get_error = error
+        return data if error == Error.OK else b""
+
+    def get_packet_error(self) -> Error:
+        """The error of the last :meth:`get_packet` or :meth:`get_var` call."""
+        return self._last_get_error
+
+    def put_var(self, var: Any, full_objects: bool = False) -> Error:
+        """Send a value in Godot 4's Variant encoding (``var_to_bytes`` format)."""
+        try:
+            encoded = encode_variant(var, full_objects)
+        except VariantError as exc:
+            logger.error("put_var: %s", exc)
+            return exc.error
+        if not encoded:
+            return Error.OK
+        if len(encoded) > self._encode_buffer_max_size:
+            logger.error(
+                "put_var: encoded size %d exceeds encode_buffer_max_size %d",
+                len(encoded),
+                self._encode_buffer_max_size,
+            )
+            return Error.ERR_OUT_OF_MEMORY
+        return self.put_packet(encoded)
+
+    def get_var(self, allow_objects: bool = False) -> Any:
+        """Receive a value sent with ``put_var``; None on any error.
+
+        Unlike the engine (whose docs promise it but whose code does not), the error is
+        also stored for :meth:`get_packet_error`.
+        """
+        data = self.get_packet()
+        if self._last_get_error != Error.OK:
+            logger.error("get_var: get_packet failed with %s", self._last_get_error.name)
+            return None
+        try:
+            value, _consumed = decode_variant(data, allow_objects)
+        except VariantError as exc:
+            logger.error("get_var: %s", exc)
+            self._last_get_error = exc.error
+            return None
+        return value
+
+    @property
+    def encode_buffer_max_size(self) -> int:
+        """Largest ``put_var`` encoding allowed (default 8 MiB; stored as a power of two)."""
+        return self._encode_buffer_max_size
+
+    @encode_buffer_max_size.setter
+    def encode_buffer_max_size(self, value: int) -> None:
+        if not isinstance(value, int) or isinstance(value, bool):
+            logger.error("encode_buffer_max_size must be an int")
+            return
+        if value < _MIN_ENCODE_BUFFER_MAX_SIZE:
+            logger.error("Max encode buffer must be at least 1024 bytes")
+            return
+        if value > _MAX_ENCODE_BUFFER_MAX_SIZE:
+            logger.error("Max encode buffer cannot exceed 256 MiB")
+            return
+        self._encode_buffer_max_size = 1 << (value - 1).bit_length()
+
+    def get_encode_buffer_max_size(self) -> int:
+        return self.encode_buffer_max_size
+
+    def set_encode_buffer_max_size(self, value: int) -> None:
+        self.encode_buffer_max_size = value

@@ -1,0 +1,257 @@
+"""``X509Certificate`` and ``CryptoKey``: Godot's certificate and key resources.
+
+Both hold `cryptography` objects and speak PEM, as the engine's classes do. Loading
+never raises: like the engine they return an ``Error`` (``ERR_INVALID_PARAMETER`` when
+the file cannot be opened, ``FAILED`` when its content does not parse) and log why.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import List, Optional, Sequence, Union
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.types import (
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
+
+from godot_dtls.core.log import logger
+
+from .errors import Error
+
+__all__ = ["X509CRL", "CryptoKey", "X509Certificate"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def _read_file(path: PathLike, what: str) -> Optional[bytes]:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except (OSError, TypeError, ValueError) as exc:
+        logger.error("Cannot open %s file '%s': %s", what, path, exc)
+        return None
+
+
+def _write_file(path: PathLike, data: bytes, what: str) -> Error:
+    try:
+        with open(path, "wb") as handle:
+            handle.write(data)
+    except (OSError, TypeError, ValueError) as exc:
+        logger.error("Cannot save %s to file '%s': %s", what, path, exc)
+        return Error.ERR_INVALID_PARAMETER
+    return Error.OK
+
+
+def _text_bytes(value: object, what: str) -> Optional[bytes]:
+    """PEM text given as str or bytes-like, as bytes; None (logged) for anything else."""
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    logger.error("%s.load_from_string expects a String", what)
+    return None
+
+
+class X509Certificate:
+    """An X.509 certificate, or a chain of them (leaf first) read from one PEM blob."""
+
+    def __init__(self, certificates: Sequence[x509.Certificate] = ()) -> None:
+        self._certificates: List[x509.Certificate] = list(certificates)
+
+    @classmethod
+    def from_pem(cls, pem: Union[str, bytes]) -> X509Certificate:
+        """Build from PEM text, raising ``ValueError`` when it holds no certificate."""
+        certificate = cls()
+        if certificate.load_from_string(pem) != Error.OK:
+            raise ValueError("no PEM certificate found")
+        return certificate
+
+    @property
+    def certificates(self) -> List[x509.Certificate]:
+        """The parsed certificates, leaf first (a copy)."""
+        return list(self._certificates)
+
+    def load(self, path: PathLike) -> Error:
+        """Load PEM certificate(s) from a file (every certificate in it, in order)."""
+        data = _read_file(path, "X509Certificate")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, str(path))
+
+    def load_from_string(self, string: Union[str, bytes]) -> Error:
+        """Load PEM certificate(s) from a string."""
+        data = _text_bytes(string, "X509Certificate")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, "string")
+
+    def _parse(self, data: bytes, origin: str) -> Error:
+        try:
+            certificates = x509.load_pem_x509_certificates(data)
+        except ValueError:
+            try:
+                certificates = [x509.load_der_x509_certificate(data)]
+            except ValueError as exc:
+                logger.error("Error parsing X509 certificate from %s: %s", origin, exc)
+                return Error.FAILED
+        self._certificates = certificates
+        return Error.OK
+
+    def save(self, path: PathLike) -> Error:
+        """Write the certificate(s) to a file as PEM."""
+        if not self._certificates:
+            logger.error("Certificate is empty, nothing to save")
+            return Error.ERR_UNCONFIGURED
+        return _write_file(path, self.save_to_string().encode("ascii"), "X509Certificate")
+
+    def save_to_string(self) -> str:
+        """The certificate(s) as PEM text ("" when empty)."""
+        return "".join(
+            c.public_bytes(serialization.Encoding.PEM).decode("ascii") for c in self._certificates
+        )
+
+    def __repr__(self) -> str:
+        subjects = ", ".join(c.subject.rfc4514_string() for c in self._certificates)
+        return f"X509Certificate([{subjects}])"
+
+
+class CryptoKey:
+    """A private key (or only a public key, when loaded with ``public_only``)."""
+
+    def __init__(self, key: Optional[Union[PrivateKeyTypes, PublicKeyTypes]] = None) -> None:
+        self._key = key
+
+    @classmethod
+    def from_pem(cls, pem: Union[str, bytes], public_only: bool = False) -> CryptoKey:
+        """Build from PEM text, raising ``ValueError`` when it holds no key."""
+        key = cls()
+        if key.load_from_string(pem, public_only) != Error.OK:
+            raise ValueError("no PEM key found")
+        return key
+
+    @property
+    def key(self) -> Optional[Union[PrivateKeyTypes, PublicKeyTypes]]:
+        """The `cryptography` key object, or ``None`` when nothing is loaded."""
+        return self._key
+
+    def is_public_only(self) -> bool:
+        """True when only a public key is held."""
+        return self._key is not None and not hasattr(self._key, "private_bytes")
+
+    def load(self, path: PathLike, public_only: bool = False) -> Error:
+        """Load a PEM (or DER) key from a file."""
+        data = _read_file(path, "CryptoKey")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, public_only, str(path))
+
+    def load_from_string(self, string_key: Union[str, bytes], public_only: bool = False) -> Error:
+        """Load a PEM key from a string."""
+        data = _text_bytes(string_key, "CryptoKey")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, public_only, "string")
+
+    def _parse(self, data: bytes, public_only: bool, origin: str) -> Error:
+        loaders = (
+            (serialization.load_pem_public_key, serialization.load_der_public_key)
+            if public_only
+            else (
+                lambda d: serialization.load_pem_private_key(d, password=None),
+                lambda d: serialization.load_der_private_key(d, password=None),
+            )
+        )
+        for loader in loaders:
+            try:
+                self._key = loader(data)
+                return Error.OK
+            except (ValueError, TypeError):
+                continue
+        logger.error("Error parsing %s key from %s", "public" if public_only else "private", origin)
+        return Error.FAILED
+
+    def save(self, path: PathLike, public_only: bool = False) -> Error:
+        """Write the key to a file as PEM (PKCS#8 private key, or SubjectPublicKeyInfo)."""
+        text = self.save_to_string(public_only)
+        if not text:
+            return Error.ERR_UNCONFIGURED
+        return _write_file(path, text.encode("ascii"), "CryptoKey")
+
+    def save_to_string(self, public_only: bool = False) -> str:
+        """The key as PEM text ("" when empty)."""
+        key = self._key
+        if key is None:
+            logger.error("CryptoKey is empty, nothing to save")
+            return ""
+        if public_only or self.is_public_only():
+            public = key.public_key() if hasattr(key, "public_key") else key
+            return public.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ).decode("ascii")
+        return key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        ).decode("ascii")
+
+    def __repr__(self) -> str:
+        kind = "empty" if self._key is None else type(self._key).__name__
+        return f"CryptoKey({kind})"
+
+
+class X509CRL:
+    """A certificate revocation list (PEM or DER); not in the engine, which has no
+    revocation checking at all. Used by ``TLSOptions.client(..., crls=[...])``."""
+
+    def __init__(self, crl: Optional[x509.CertificateRevocationList] = None) -> None:
+        self._crl = crl
+
+    @classmethod
+    def from_data(cls, data: Union[str, bytes]) -> X509CRL:
+        """Build from PEM or DER, raising ``ValueError`` when it is not a CRL."""
+        crl = cls()
+        if crl.load_from_string(data) != Error.OK:
+            raise ValueError("no CRL found in the data")
+        return crl
+
+    @property
+    def crl(self) -> Optional[x509.CertificateRevocationList]:
+        """The `cryptography` CRL object, or ``None`` when nothing is loaded."""
+        return self._crl
+
+    def load(self, path: PathLike) -> Error:
+        """Load a PEM or DER CRL from a file."""
+        data = _read_file(path, "X509CRL")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, str(path))
+
+    def load_from_string(self, string: Union[str, bytes]) -> Error:
+        """Load a PEM (or DER, given as bytes) CRL."""
+        data = _text_bytes(string, "X509CRL")
+        if data is None:
+            return Error.ERR_INVALID_PARAMETER
+        return self._parse(data, "string")
+
+    def _parse(self, data: bytes, origin: str) -> Error:
+        for loader in (x509.load_pem_x509_crl, x509.load_der_x509_crl):
+            try:
+                self._crl = loader(data)
+                return Error.OK
+            except ValueError:
+                continue
+        logger.error("Error parsing CRL from %s", origin)
+        return Error.FAILED
+
+    def save_to_string(self) -> str:
+        """The CRL as PEM text ("" when empty)."""
+        if self._crl is None:
+            return ""
+        return self._crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+    def __repr__(self) -> str:
+        issuer = "empty" if self._crl is None else self._crl.issuer.rfc4514_string()
+        return f"X509CRL({issuer})"

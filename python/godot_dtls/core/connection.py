@@ -1,0 +1,675 @@
+"""The sans-IO DTLS 1.2 connection: datagrams and time in, datagrams and deadlines out.
+
+:class:`DTLSConnection` wraps one pyOpenSSL ``Connection`` on memory BIOs and nothing
+else: it opens no socket and reads no clock. Like aioquic's ``QuicConnection`` it is a
+state machine driven by three kinds of input:
+
+- a datagram received: :meth:`receive_datagram(data, now) <DTLSConnection.receive_datagram>`;
+- a timer firing: :meth:`handle_timer(now) <DTLSConnection.handle_timer>` once
+  :meth:`get_timer` is reached;
+- API calls: :meth:`start`, :meth:`send`, :meth:`close`.
+
+Output is pulled: :meth:`datagrams_to_send`, :meth:`next_packet` (application data),
+:meth:`next_event` (state changes) and :meth:`get_timer`.
+
+States: ``HANDSHAKING`` → ``CONNECTED`` → ``CLOSED``; any live state → ``FAILED``.
+
+A note on time: OpenSSL keeps its own retransmission clock inside
+``DTLSv1_get_timeout``/``DTLSv1_handle_timeout`` (1 s, doubling up to 60 s, as mbedTLS
+in the engine). The connection converts the remaining time into a deadline on the
+caller's clock and enforces its own overall handshake limit on that clock, so OpenSSL's
+own give-up rule never decides how long a handshake may take.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Callable, Deque, Dict, List, Optional, Tuple
+
+from OpenSSL import SSL
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib  # SSL_session_reused etc., which pyOpenSSL does not wrap
+
+from .events import (
+    ConnectionClosed,
+    ConnectionFailed,
+    Event,
+    FailureReason,
+    HandshakeCompleted,
+    HelloVerifyRequestSent,
+)
+from .records import (
+    CONTENT_APPLICATION_DATA,
+    MAX_DATAGRAM_SIZE,
+    MAX_PLAINTEXT_SIZE,
+    RECORD_HEADER_SIZE,
+    client_hello_random,
+    is_client_hello,
+    pack_datagrams,
+    without_plaintext_application_data,
+)
+from .verification import CertificateVerifier, FailureKind
+
+__all__ = [
+    "DEFAULT_HANDSHAKE_TIMEOUT",
+    "DEFAULT_MAX_QUEUED_BYTES",
+    "DEFAULT_MAX_QUEUED_PACKETS",
+    "DEFAULT_MTU",
+    "ConnectionState",
+    "ConnectionStats",
+    "DTLSConnection",
+    "InvalidStateError",
+]
+
+#: Datagram payload budget. It leaves room for IPv6 and UDP headers inside a 1500-byte
+#: Ethernet frame and keeps every handshake datagram, the ClientHello included, whole.
+DEFAULT_MTU = 1400
+#: The engine's mbedTLS gives up at the first expiry after 1+2+4+8+16+32+60 s.
+DEFAULT_HANDSHAKE_TIMEOUT = 123.0
+#: Received application packets kept until the application reads them. Beyond either
+#: bound the newest packet is dropped and counted, as a full UDP ring buffer does.
+DEFAULT_MAX_QUEUED_PACKETS = 1024
+DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024
+
+# Reading the write BIO in chunks below glibc's mmap threshold keeps each read cheap;
+# one chunk holds any single record, so the common case needs exactly one read.
+_BIO_CHUNK = 32768
+
+# SSL_CTX_set_info_callback "where" bits (ssl.h).
+_CB_READ = 0x04
+_CB_WRITE = 0x08
+_CB_ALERT = 0x4000
+
+_ALERT_NAMES = {
+    0: "close_notify",
+    10: "unexpected_message",
+    20: "bad_record_mac",
+    22: "record_overflow",
+    40: "handshake_failure",
+    42: "bad_certificate",
+    43: "unsupported_certificate",
+    44: "certificate_revoked",
+    45: "certificate_expired",
+    46: "certificate_unknown",
+    47: "illegal_parameter",
+    48: "unknown_ca",
+    49: "access_denied",
+    50: "decode_error",
+    51: "decrypt_error",
+    70: "protocol_version",
+    71: "insufficient_security",
+    80: "internal_error",
+    86: "inappropriate_fallback",
+    90: "user_canceled",
+    100: "no_renegotiation",
+    110: "unsupported_extension",
+    112: "unrecognized_name",
+    115: "unknown_psk_identity",
+    120: "no_application_protocol",
+}
+
+
+_FAILURE_REASONS = {
+    FailureKind.CHAIN: FailureReason.CERTIFICATE,
+    FailureKind.HOSTNAME_MISMATCH: FailureReason.HOSTNAME_MISMATCH,
+    FailureKind.PIN_MISMATCH: FailureReason.PIN_MISMATCH,
+}
+
+
+def alert_name(description: int) -> str:
+    """The RFC name of a TLS alert description number."""
+    return _ALERT_NAMES.get(description, f"alert {description}")
+
+
+@_ffi.callback("void (*)(const SSL *, int, int)")
+def _ignore_tls_info(ssl: object, where: int, ret: int) -> None:
+    """An info callback that does nothing (see DTLSConnection.prepare_for_finalisation)."""
+
+
+def _sni_bytes(name: str) -> bytes:
+    """The server name as sent in SNI: IDNA for international names, else as is."""
+    try:
+        return name.encode("idna")
+    except UnicodeError:
+        return name.encode("utf-8")
+
+
+class ConnectionState(enum.Enum):
+    HANDSHAKING = "handshaking"
+    CONNECTED = "connected"
+    CLOSED = "closed"
+    FAILED = "failed"
+
+
+class InvalidStateError(RuntimeError):
+    """An API call that the connection's current state does not allow."""
+
+
+@dataclass
+class ConnectionStats:
+    """Counters kept by a connection (all cheap integer updates)."""
+
+    datagrams_received: int = 0
+    bytes_received: int = 0
+    datagrams_sent: int = 0
+    bytes_sent: int = 0
+    datagrams_dropped_oversize: int = 0
+    datagrams_dropped_empty: int = 0
+    datagrams_dropped_stale_hello: int = 0
+    packets_received: int = 0
+    packets_dropped_queue_full: int = 0
+    packets_sent: int = 0
+    retransmissions: int = 0
+    alerts_sent: List[str] = field(default_factory=list)
+    alerts_received: List[str] = field(default_factory=list)
+    handshake_started_at: Optional[float] = None
+    handshake_completed_at: Optional[float] = None
+
+
+def _ssl_error_text(exc: SSL.Error) -> str:
+    """The reason strings of a pyOpenSSL error, without the library noise."""
+    if isinstance(exc, SSL.SysCallError):
+        # With memory BIOs there is no system call: OpenSSL stopped on malformed input.
+        detail = exc.args[1] if len(exc.args) > 1 else ""
+        return f"malformed handshake data from the peer ({detail or 'no detail'})"
+    details = exc.args[0] if exc.args else None
+    if isinstance(details, list) and details:
+        reasons = [str(entry[-1]) for entry in details if isinstance(entry, tuple) and entry]
+        if reasons:
+            return "; ".join(reasons)
+    return str(exc) or type(exc).__name__
+
+
+class DTLSConnection:
+    """One DTLS 1.2 association, client or server side, without any I/O.
+
+    ``context`` is a pyOpenSSL DTLS context (see :mod:`godot_dtls.api.context`), whose
+    callbacks find this object through the SSL connection's app data.
+
+    Client: ``server_name`` is sent as SNI; ``verifier`` (if any) checks the server's
+    certificate. Call :meth:`start` to produce the ClientHello.
+
+    Server: ``peer_address`` binds HelloVerifyRequest cookies to the client; the first
+    ClientHello without a valid cookie is answered statelessly and the connection ends
+    with :class:`HelloVerifyRequestSent`.
+    """
+
+    def __init__(
+        self,
+        context: SSL.Context,
+        *,
+        is_client: bool,
+        server_name: Optional[str] = None,
+        verifier: Optional[CertificateVerifier] = None,
+        peer_address: Tuple[str, int] = ("", 0),
+        mtu: int = DEFAULT_MTU,
+        handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        max_queued_packets: int = DEFAULT_MAX_QUEUED_PACKETS,
+        max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
+        admit_handshake: Optional[Callable[[], bool]] = None,
+        session: Optional[SSL.Session] = None,
+    ) -> None:
+        if mtu < 256:
+            raise ValueError("the MTU must be at least 256 bytes")
+        if handshake_timeout <= 0:
+            raise ValueError("the handshake timeout must be positive")
+        self.is_client = is_client
+        self.verifier = verifier
+        self.peer_address = peer_address
+        #: The time of the input being processed; read by the cookie callbacks.
+        self.now = 0.0
+        self.mtu = mtu
+        self.handshake_timeout = handshake_timeout
+        self.max_queued_packets = max_queued_packets
+        self.max_queued_bytes = max_queued_bytes
+        #: Server side: asked once a ClientHello carries a valid cookie, before any
+        #: expensive work; False refuses the handshake (see DTLSServer.max_handshakes).
+        self.admit_handshake = admit_handshake
+        self.stats = ConnectionStats()
+
+        self._context = context
+        self._ssl = self._new_ssl(context)
+        if is_client:
+            self._ssl.set_connect_state()
+            if server_name:
+                self._ssl.set_tlsext_host_name(_sni_bytes(server_name))
+            if session is not None:
+                self._ssl.set_session(session)
+            if verifier is not None:
+                verifier.attach(self._ssl)
+        else:
+            self._ssl.set_accept_state()
+        self._state = ConnectionState.HANDSHAKING
+        self._awaiting_cookie = not is_client
+        self._client_random: Optional[bytes] = None
+        self._started = False
+        self._handshake_deadline = 0.0
+        self._timer: Optional[float] = None
+        self._failure: Optional[ConnectionFailed] = None
+        self._fatal_alert_received: Optional[str] = None
+        self._outgoing: List[bytes] = []
+        self._packets: Deque[bytes] = deque()
+        self._queued_bytes = 0
+        self._events: Deque[Event] = deque()
+
+    def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
+        connection = SSL.Connection(context, None)
+        connection.set_app_data(self)
+        # With a memory BIO OpenSSL cannot query the path MTU (the context sets
+        # OP_NO_QUERY_MTU); without an explicit MTU it would cut handshake messages
+        # into ~228-byte fragments, which the engine's server refuses for ClientHello.
+        connection.set_ciphertext_mtu(self.mtu)
+        return connection
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def failure(self) -> Optional[ConnectionFailed]:
+        """Why the connection failed, once it has."""
+        return self._failure
+
+    @property
+    def ssl(self) -> SSL.Connection:
+        """The underlying pyOpenSSL connection (for inspection: cipher, certificates)."""
+        return self._ssl
+
+    @property
+    def session_reused(self) -> bool:
+        """True when the handshake resumed an earlier session (abbreviated handshake)."""
+        return bool(_lib.SSL_session_reused(self._ssl._ssl))
+
+    @property
+    def alpn_protocol(self) -> str:
+        """The ALPN protocol agreed on ("" when none)."""
+        protocol = self._ssl.get_alpn_proto_negotiated()
+        return protocol.decode("utf-8", "replace") if protocol else ""
+
+    def negotiated(self) -> Dict[str, object]:
+        """Version, cipher, key-exchange group, ALPN and resumption of the handshake."""
+        ssl = self._ssl
+        group = None
+        with contextlib.suppress(AttributeError, SSL.Error):
+            group = ssl.get_group_name()
+        return {
+            "version": ssl.get_protocol_version_name(),
+            "cipher": ssl.get_cipher_name(),
+            "group": group,
+            "alpn": self.alpn_protocol,
+            "session_resumed": self.session_reused,
+        }
+
+    def get_timer(self) -> Optional[float]:
+        """When :meth:`handle_timer` should next run, on the caller's clock (or None)."""
+        return self._timer
+
+    def datagrams_to_send(self) -> List[bytes]:
+        """Datagrams to hand to the transport, oldest first; each holds whole records."""
+        outgoing = self._outgoing
+        if outgoing:
+            self._outgoing = []
+        return outgoing
+
+    def next_packet(self) -> Optional[bytes]:
+        """The next application packet received, or None."""
+        if not self._packets:
+            return None
+        packet = self._packets.popleft()
+        self._queued_bytes -= len(packet)
+        return packet
+
+    def next_event(self) -> Optional[Event]:
+        """The next state-change event, or None."""
+        return self._events.popleft() if self._events else None
+
+    def packet_count(self) -> int:
+        """Application packets received and not yet taken with :meth:`next_packet`."""
+        return len(self._packets)
+
+    # ------------------------------------------------------------------ inputs
+
+    def start(self, now: float) -> None:
+        """Begin the handshake. A client writes its ClientHello (one datagram)."""
+        if self._started:
+            raise InvalidStateError("the connection was already started")
+        self._started = True
+        self.now = now
+        self.stats.handshake_started_at = now
+        self._handshake_deadline = now + self.handshake_timeout
+        if self.is_client:
+            self._handshake_step()
+            self._flush()
+        self._update_timer(now)
+
+    def receive_datagram(self, data: bytes, now: float) -> None:
+        """Feed one UDP payload received from the peer."""
+        if not self._started:
+            self.start(now)
+        state = self._state
+        if state is ConnectionState.CLOSED or state is ConnectionState.FAILED:
+            return
+        stats = self.stats
+        size = len(data)
+        if size > MAX_DATAGRAM_SIZE:
+            # No valid DTLS datagram is this large; never let it near the TLS engine.
+            stats.datagrams_dropped_oversize += 1
+            return
+        if size == 0:
+            # An empty datagram carries no record. (The engine's mbedTLS reads it as
+            # end-of-stream and fails the connection: a one-packet kill switch.)
+            stats.datagrams_dropped_empty += 1
+            return
+        stats.datagrams_received += 1
+        stats.bytes_received += size
+        self.now = now
+        if state is ConnectionState.CONNECTED:
+            if (
+                size > RECORD_HEADER_SIZE
+                and data[0] == CONTENT_APPLICATION_DATA
+                and size == RECORD_HEADER_SIZE + ((data[11] << 8) | data[12])
+            ):
+                # The hot path: one application record, which can make OpenSSL neither
+                # write anything nor arm a timer. One read, no flush, no timer update.
+                self._ssl.bio_write(data)
+                self._read_application_data(single_record=True)
+                if self._state is not ConnectionState.CONNECTED:
+                    self._flush()  # an error may have produced an alert for the peer
+                return
+            if not self.is_client and is_client_hello(data):
+                self._client_hello_while_connected(data)
+            else:
+                self._ssl.bio_write(data)
+                self._read_application_data()
+        elif self._awaiting_cookie:
+            self._listen(data)
+        else:
+            data = without_plaintext_application_data(data)
+            if data:
+                self._ssl.bio_write(data)
+                self._handshake_step()
+        self._flush()
+        self._update_timer(now)
+
+    def handle_timer(self, now: float) -> None:
+        """Run retransmission and the handshake time limit; call when :meth:`get_timer` is due."""
+        if self._state is not ConnectionState.HANDSHAKING or not self._started:
+            return
+        self.now = now
+        if now >= self._handshake_deadline:
+            self._fail(
+                FailureReason.TIMEOUT,
+                f"handshake timed out after {self.handshake_timeout:g} s",
+            )
+            self._timer = None
+            return
+        if not self._awaiting_cookie:
+            try:
+                if self._ssl.DTLSv1_handle_timeout():
+                    self.stats.retransmissions += 1
+            except SSL.Error as exc:
+                self._fail(FailureReason.TIMEOUT, f"handshake timed out: {_ssl_error_text(exc)}")
+            self._flush()
+        self._update_timer(now)
+
+    def send(self, data: bytes) -> None:
+        """Encrypt one application packet into one record (≤ 16384 bytes of payload)."""
+        if self._state is not ConnectionState.CONNECTED:
+            raise InvalidStateError(f"cannot send while {self._state.value}")
+        if len(data) > MAX_PLAINTEXT_SIZE:
+            raise ValueError(
+                f"packet of {len(data)} bytes exceeds the DTLS record limit of "
+                f"{MAX_PLAINTEXT_SIZE} bytes"
+            )
+        if not data:
+            return
+        try:
+            self._ssl.write(data)
+        except SSL.Error as exc:
+            self._fail(FailureReason.PROTOCOL, f"write failed: {_ssl_error_text(exc)}")
+            self._flush()
+            raise InvalidStateError(self._failure.message if self._failure else "") from exc
+        stats = self.stats
+        stats.packets_sent += 1
+        record = self._drain_bio(self._ssl)
+        size = len(record)
+        if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
+            (record[11] << 8) | record[12]
+        ):
+            # The hot path: one write is one record, and one record is one datagram (as
+            # in the engine, even above the MTU), so there is nothing to split or pack.
+            stats.datagrams_sent += 1
+            stats.bytes_sent += len(record)
+            self._outgoing.append(record)
+        elif record:
+            self._queue_stream(record)
+
+    def close(self) -> None:
+        """End the connection: close_notify when established, silently while handshaking."""
+        state = self._state
+        if state is ConnectionState.CONNECTED:
+            self._send_close_notify()
+            self._flush()
+        if state is ConnectionState.CONNECTED or state is ConnectionState.HANDSHAKING:
+            self._state = ConnectionState.CLOSED
+            self._timer = None
+            self._events.append(ConnectionClosed(by_peer=False))
+
+    def prepare_for_finalisation(self) -> None:
+        """Detach the info callback before a close run from a finaliser.
+
+        When the garbage collector frees a cycle holding a connection, it clears
+        pyOpenSSL's weak SSL* → Connection map before finalisers run; the context's info
+        callback would then fail inside cffi. A no-op callback on this SSL object (it
+        takes precedence over the context's) lets the close_notify go out cleanly.
+        """
+        _lib.SSL_set_info_callback(self._ssl._ssl, _ignore_tls_info)
+
+    # ------------------------------------------------------------------ callbacks
+
+    def on_tls_info(self, where: int, ret: int) -> None:
+        """OpenSSL info callback: keeps a record of alerts sent and received."""
+        if where & _CB_ALERT:
+            name = alert_name(ret & 0xFF)
+            fatal = (ret >> 8) == 2
+            if where & _CB_READ:
+                self.stats.alerts_received.append(name)
+                if fatal and self._fatal_alert_received is None:
+                    self._fatal_alert_received = name
+            elif where & _CB_WRITE:
+                self.stats.alerts_sent.append(name)
+
+    # ------------------------------------------------------------------ internals
+
+    def _listen(self, data: bytes) -> None:
+        """Server, before a valid cookie: answer statelessly or accept the ClientHello."""
+        ssl = self._ssl
+        ssl.bio_write(data)
+        try:
+            ssl.DTLSv1_listen()
+        except SSL.WantReadError:
+            # Either a HelloVerifyRequest was written (no or stale cookie), or the
+            # datagram was not a usable ClientHello and was dropped.
+            if self._flush():
+                self._state = ConnectionState.CLOSED
+                self._timer = None
+                self._events.append(HelloVerifyRequestSent())
+            return
+        except SSL.Error:
+            return  # garbage before any handshake: dropped, as OpenSSL already did
+        self._awaiting_cookie = False
+        self._client_random = client_hello_random(data)
+        admit = self.admit_handshake
+        if admit is not None and not admit():
+            self._fail(FailureReason.REFUSED, "too many handshakes in progress")
+            return
+        self._handshake_step()
+
+    def _client_hello_while_connected(self, data: bytes) -> None:
+        """Server: an epoch-0 ClientHello from the address of an established connection.
+
+        The client restarted from the same port (RFC 6347 section 4.2.8). Without a
+        valid cookie it gets a HelloVerifyRequest and the connection stays; with one,
+        the old connection ends (the engine reports it as a fatal error) so that the
+        client's retry can become a new connection.
+
+        A copy of the ClientHello that opened this connection (duplicated or delayed by
+        the network, or a retransmission overtaken by the server's flight) carries the
+        same client random: it is dropped, never taken for a reconnect.
+        """
+        random = client_hello_random(data)
+        if random is not None and random == self._client_random:
+            self.stats.datagrams_dropped_stale_hello += 1
+            return
+        probe = SSL.Connection(self._context, None)
+        probe.set_app_data(self)
+        probe.set_accept_state()
+        probe.bio_write(data)
+        try:
+            probe.DTLSv1_listen()
+        except SSL.WantReadError:
+            self._outgoing_from(probe)
+            return
+        except SSL.Error:
+            return
+        self._fail(FailureReason.CLIENT_RECONNECTED, "the client started a new handshake")
+
+    def _handshake_step(self) -> None:
+        try:
+            self._ssl.do_handshake()
+        except SSL.WantReadError:
+            return
+        except SSL.Error as exc:
+            self._fail_from_tls_error(exc)
+            return
+        self._state = ConnectionState.CONNECTED
+        self._timer = None
+        self.stats.handshake_completed_at = self.now
+        self._events.append(
+            HandshakeCompleted(
+                protocol=self._ssl.get_protocol_version_name(),
+                cipher=self._ssl.get_cipher_name() or "",
+            )
+        )
+        # Application data may share the datagram that completed the handshake.
+        self._read_application_data()
+
+    def _read_application_data(self, single_record: bool = False) -> None:
+        """Decrypt every record waiting in the read BIO into the packet queue.
+
+        ``single_record``: the datagram held exactly one record, so after one successful
+        read there is nothing left to try (saves a failing read per datagram).
+        """
+        ssl = self._ssl
+        packets = self._packets
+        received = 0
+        stats = self.stats
+        while True:
+            try:
+                data = ssl.recv(MAX_PLAINTEXT_SIZE)
+            except SSL.WantReadError:
+                break
+            except SSL.ZeroReturnError:
+                self._closed_by_peer()
+                break
+            except SSL.Error as exc:
+                self._fail_from_tls_error(exc)
+                break
+            if data:
+                size = len(data)
+                if (
+                    len(packets) >= self.max_queued_packets
+                    or self._queued_bytes + size > self.max_queued_bytes
+                ):
+                    stats.packets_dropped_queue_full += 1
+                    continue
+                packets.append(data)
+                self._queued_bytes += size
+                received += 1
+            if single_record:
+                break
+        stats.packets_received += received
+
+    def _closed_by_peer(self) -> None:
+        # The engine answers a peer's close_notify with its own before going away.
+        self._send_close_notify()
+        self._state = ConnectionState.CLOSED
+        self._timer = None
+        self._events.append(ConnectionClosed(by_peer=True))
+
+    def _send_close_notify(self) -> None:
+        with contextlib.suppress(SSL.Error):
+            self._ssl.shutdown()
+
+    def _fail_from_tls_error(self, exc: SSL.Error) -> None:
+        failure = self.verifier.failure if self.verifier is not None else None
+        if failure is not None:
+            self._fail(_FAILURE_REASONS[failure.kind], failure.message)
+        elif self._fatal_alert_received is not None:
+            self._fail(
+                FailureReason.ALERT_RECEIVED,
+                f"the peer sent a fatal alert: {self._fatal_alert_received}",
+            )
+        elif isinstance(exc, SSL.ZeroReturnError):
+            self._fail(FailureReason.ALERT_RECEIVED, "the peer closed during the handshake")
+        else:
+            self._fail(FailureReason.PROTOCOL, _ssl_error_text(exc))
+
+    def _fail(self, reason: FailureReason, message: str) -> None:
+        if self._state is ConnectionState.FAILED:
+            return
+        self._state = ConnectionState.FAILED
+        self._timer = None
+        self._failure = ConnectionFailed(reason, message)
+        self._events.append(self._failure)
+
+    def _update_timer(self, now: float) -> None:
+        if self._state is not ConnectionState.HANDSHAKING:
+            self._timer = None
+            return
+        deadline = self._handshake_deadline
+        if not self._awaiting_cookie:
+            remaining = self._ssl.DTLSv1_get_timeout()
+            if remaining is not None and now + remaining < deadline:
+                deadline = now + remaining
+        self._timer = deadline
+
+    def _flush(self) -> bool:
+        """Move whatever OpenSSL wrote into datagrams; True if anything was written."""
+        return self._outgoing_from(self._ssl)
+
+    def _outgoing_from(self, ssl: SSL.Connection) -> bool:
+        """Queue what ``ssl`` wrote as datagrams; True if it wrote anything."""
+        stream = self._drain_bio(ssl)
+        return self._queue_stream(stream) if stream else False
+
+    @staticmethod
+    def _drain_bio(ssl: SSL.Connection) -> bytes:
+        """Everything waiting in ``ssl``'s write BIO (b"" when nothing)."""
+        try:
+            stream = ssl.bio_read(_BIO_CHUNK)
+        except SSL.WantReadError:
+            return b""
+        if len(stream) < _BIO_CHUNK:
+            return stream
+        chunks = [stream]
+        while True:
+            try:
+                chunks.append(ssl.bio_read(_BIO_CHUNK))
+            except SSL.WantReadError:
+                return b"".join(chunks)
+
+    def _queue_stream(self, stream: bytes) -> bool:
+        """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
+        datagrams = pack_datagrams(stream, self.mtu)
+        stats = self.stats
+        for datagram in datagrams:
+            stats.datagrams_sent += 1
+            stats.bytes_sent += len(datagram)
+        self._outgoing.extend(datagrams)
+        return bool(datagrams)

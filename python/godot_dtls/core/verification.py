@@ -1,0 +1,283 @@
+"""Server certificate verification for the client side.
+
+OpenSSL does all of it: the chain (signatures, validity period, trust anchor, key usage
+and purpose, algorithm strength, revocation) and the name, through its own host check
+(``X509_VERIFY_PARAM_set1_host`` / ``set1_ip``: subjectAltName DNS entries with a
+leftmost-label wildcard, IP entries for IP-literal hostnames). Two rules of the engine's
+mbedTLS are added on top: the subject CN counts only when the certificate has no
+subjectAltName extension at all (also for IP literals), and an empty name matches
+nothing.
+
+The verify callback sees OpenSSL's name error, notes it and lets verification go on:
+if a chain error follows, that one decides (``STATUS_ERROR``); if the chain is fine, the
+mismatch fails the handshake at the last step (``STATUS_ERROR_HOSTNAME_MISMATCH``), and
+OpenSSL still sends the peer the bad_certificate alert that goes with a name error.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import enum
+import ipaddress
+from typing import FrozenSet, List, NamedTuple, Optional
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from cryptography.x509.oid import NameOID
+from OpenSSL import SSL, crypto
+from OpenSSL._util import ffi as _ffi
+from OpenSSL._util import lib as _lib  # X509_VERIFY_PARAM_*, which pyOpenSSL does not wrap
+
+from .log import logger
+
+__all__ = [
+    "CertificateVerifier",
+    "FailureKind",
+    "VerificationFailure",
+    "describe_x509_error",
+    "pin_text",
+    "request_name_check",
+    "spki_sha256",
+]
+
+
+def describe_x509_error(errnum: int) -> str:
+    """OpenSSL's own text for an ``X509_V_ERR_*`` number (the numbering changed in 3.0)."""
+    text = _lib.X509_verify_cert_error_string(errnum)
+    return _ffi.string(text).decode("ascii", "replace") if text else f"X509 error {errnum}"
+
+
+class FailureKind(enum.Enum):
+    """Why verification rejected the server."""
+
+    CHAIN = "chain"  # untrusted, expired, wrong usage, too weak, ...
+    HOSTNAME_MISMATCH = "hostname_mismatch"  # trusted chain, name does not match
+    PIN_MISMATCH = "pin_mismatch"  # no pinned key anywhere in the chain
+
+
+class VerificationFailure(NamedTuple):
+    kind: FailureKind
+    message: str
+
+
+def _parse(certificate: crypto.X509) -> Optional[x509.Certificate]:
+    """The certificate for `cryptography`, or None where its stricter DER parser refuses
+    one that OpenSSL accepted (a BER boolean, say): OpenSSL's verdict still stands."""
+    try:
+        return certificate.to_cryptography()
+    except (ValueError, TypeError):
+        return None
+
+
+def _subject_text(certificate: Optional[x509.Certificate]) -> str:
+    if certificate is None:
+        return "<a certificate OpenSSL accepts but cryptography cannot parse>"
+    try:
+        return certificate.subject.rfc4514_string()
+    except ValueError:
+        return "<unprintable subject>"
+
+
+def _subject_alt_names(certificate: x509.Certificate) -> Optional[x509.SubjectAlternativeName]:
+    try:
+        return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _common_names(certificate: x509.Certificate) -> List[str]:
+    names = []
+    for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
+        value = attribute.value
+        names.append(value.decode("utf-8", "replace") if isinstance(value, bytes) else value)
+    return names
+
+
+def _ip_literal(name: str) -> Optional[bytes]:
+    try:
+        return ipaddress.ip_address(name).packed
+    except ValueError:
+        return None
+
+
+def request_name_check(connection: SSL.Connection, name: str) -> None:
+    """Ask OpenSSL to check ``name`` (DNS name or IP literal) against the peer's leaf."""
+    param = _lib.SSL_get0_param(connection._ssl)
+    packed = _ip_literal(name)
+    if packed is not None:
+        _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+        return
+    try:
+        encoded = name.encode("ascii") if name.isascii() else name.encode("idna")
+    except UnicodeError:
+        encoded = name.encode("utf-8")  # not a valid host name: it will match nothing
+    _lib.X509_VERIFY_PARAM_set_hostflags(param, _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS)
+    _lib.X509_VERIFY_PARAM_set1_host(param, encoded, len(encoded))
+
+
+def _engine_name_rules(
+    certificate: Optional[x509.Certificate], name: str, openssl_matched: bool
+) -> bool:
+    """OpenSSL's verdict adjusted to mbedTLS's use of the subject CN."""
+    if not name:
+        return False
+    if certificate is None:
+        return openssl_matched
+    sans = _subject_alt_names(certificate)
+    if sans is None:
+        # No SAN extension: the CN is the name, for IP literals too (OpenSSL only looks
+        # at the CN for DNS names).
+        if _ip_literal(name) is not None:
+            return name in _common_names(certificate)
+        return openssl_matched
+    if openssl_matched and _ip_literal(name) is None and not sans.get_values_for_type(x509.DNSName):
+        return False  # OpenSSL fell back to the CN although the certificate has SANs
+    return openssl_matched
+
+
+def spki_sha256(certificate: x509.Certificate) -> bytes:
+    """SHA-256 of the certificate's DER SubjectPublicKeyInfo: what a key pin names."""
+    spki = certificate.public_key().public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize()
+
+
+def _spki_sha256_of(certificate: crypto.X509) -> bytes:
+    """:func:`spki_sha256` read through OpenSSL (works for any certificate it accepted)."""
+    spki = crypto.dump_publickey(crypto.FILETYPE_ASN1, certificate.get_pubkey())
+    digest = hashes.Hash(hashes.SHA256())
+    digest.update(spki)
+    return digest.finalize()
+
+
+def pin_text(digest: bytes) -> str:
+    """A pin as HPKP writes it: ``sha256/<base64>``."""
+    return "sha256/" + base64.b64encode(digest).decode("ascii")
+
+
+# OpenSSL's host and IP checks.
+_NAME_ERRORS = frozenset({_lib.X509_V_ERR_HOSTNAME_MISMATCH, _lib.X509_V_ERR_IP_ADDRESS_MISMATCH})
+
+# Revocation information missing or out of date (not "revoked"): soft-fail may accept.
+_CRL_AVAILABILITY_ERRORS = frozenset(
+    {
+        _lib.X509_V_ERR_UNABLE_TO_GET_CRL,
+        _lib.X509_V_ERR_CRL_NOT_YET_VALID,
+        _lib.X509_V_ERR_CRL_HAS_EXPIRED,
+    }
+)
+
+
+def _name_mismatch(name: str, cert: Optional[x509.Certificate]) -> VerificationFailure:
+    return VerificationFailure(
+        FailureKind.HOSTNAME_MISMATCH,
+        f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
+    )
+
+
+def _within_validity(certificate: crypto.X509) -> bool:
+    """Is now inside the certificate's validity period (read by OpenSSL)?"""
+    not_before = (certificate.get_notBefore() or b"").decode("ascii", "replace")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
+    return not certificate.has_expired() and not_before <= now
+
+
+class CertificateVerifier:
+    """Per-connection state of OpenSSL's verify callback.
+
+    ``expected_name`` is the name the leaf must carry, or None for no name check
+    (``client_unsafe``). ``pins`` (SHA-256 SPKI digests) must include a key of the chain
+    when given. ``check_chain`` False means pin-only trust: chain errors are ignored and
+    only the pins decide. ``crl_soft_fail`` accepts a missing or expired CRL with a
+    warning. The first failure is kept so the connection can report the right status
+    and a clear reason after OpenSSL aborts the handshake.
+    """
+
+    __slots__ = (
+        "_name_error",
+        "check_chain",
+        "crl_soft_fail",
+        "expected_name",
+        "failure",
+        "pins",
+        "seen_keys",
+    )
+
+    def __init__(
+        self,
+        expected_name: Optional[str],
+        pins: FrozenSet[bytes] = frozenset(),
+        check_chain: bool = True,
+        crl_soft_fail: bool = False,
+    ) -> None:
+        self.expected_name = expected_name
+        self.pins = pins
+        self.check_chain = check_chain
+        self.crl_soft_fail = crl_soft_fail
+        self.failure: Optional[VerificationFailure] = None
+        self.seen_keys: List[bytes] = []
+        self._name_error = False
+
+    def _on_name_error(self, certificate: crypto.X509, cert: Optional[x509.Certificate]) -> bool:
+        """OpenSSL found the name missing from the leaf (it checks names before dates).
+
+        Failing right here lets OpenSSL send bad_certificate, the alert the engine sends.
+        A leaf outside its validity period is left to fail on its dates instead, so an
+        expired certificate reports ``STATUS_ERROR`` whatever its name.
+        """
+        name = self.expected_name or ""
+        if _engine_name_rules(cert, name, openssl_matched=False):
+            return True  # an IP literal in the CN of a certificate without SANs
+        if not _within_validity(certificate):
+            self._name_error = True
+            return True
+        self.failure = _name_mismatch(name, cert)
+        return False
+
+    def attach(self, connection: SSL.Connection) -> None:
+        """Configure OpenSSL's name check on a new client connection."""
+        if self.expected_name:
+            request_name_check(connection, self.expected_name)
+
+    def __call__(self, certificate: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
+        if self.failure is not None:
+            return False
+        cert = _parse(certificate)
+        if self.pins:
+            key = _spki_sha256_of(certificate)
+            if key not in self.seen_keys:
+                self.seen_keys.append(key)
+        if not ok:
+            if not self.check_chain:
+                return True  # pin-only trust: the chain does not matter, the keys do
+            if errnum in _NAME_ERRORS:
+                return self._on_name_error(certificate, cert)
+            reason = describe_x509_error(errnum)
+            if errnum in _CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
+                logger.warning("revocation check soft-failed at depth %d: %s", depth, reason)
+                return True
+            self.failure = VerificationFailure(
+                FailureKind.CHAIN,
+                f"certificate verification failed at depth {depth} "
+                f"({_subject_text(cert)}): {reason}",
+            )
+            return False
+        if depth != 0:
+            return True
+        # OpenSSL reports the leaf (depth 0) as verified last, after every chain check,
+        # so reaching it with ok=1 means the chain is trusted: the name and pins are left.
+        name = self.expected_name
+        if name is not None and not _engine_name_rules(cert, name, not self._name_error):
+            self.failure = _name_mismatch(name, cert)
+            return False
+        if self.pins and not any(key in self.pins for key in self.seen_keys):
+            seen = ", ".join(pin_text(key) for key in self.seen_keys)
+            self.failure = VerificationFailure(
+                FailureKind.PIN_MISMATCH,
+                f"no pinned key in the server's certificate chain (keys seen: {seen})",
+            )
+            return False
+        return True

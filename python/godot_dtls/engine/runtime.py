@@ -1,0 +1,150 @@
+"""What the engine glue knows of one Python runtime for Godot, and the glue's error rules.
+
+Why it exists: the runtimes (godot-python for Godot 3, godot-python-extension and
+py4godot for Godot 4) differ in how a String, a byte array and a Dictionary cross the
+boundary and in where an error is printed. An adapter describes its runtime once with a
+:class:`Runtime`; everything in :mod:`godot_dtls.engine` reads values through it, so no
+module here imports a runtime. Errors of the ``godot_dtls`` logger (the engine's "prints")
+are routed to the runtime's error channel by :func:`forward_library_logs`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Optional,
+    Tuple,
+)
+
+from godot_dtls.api.errors import Error
+
+
+class ArgumentError(TypeError):
+    """A script passed a value of the wrong type: the method returns ERR_INVALID_PARAMETER."""
+
+
+def _no_byte_arrays(value: Any) -> Any:
+    """Default converter of a Runtime that never handles packets (the server modules)."""
+    raise TypeError("this runtime description has no byte array converters")
+
+
+def _no_dictionaries(values: Dict[str, Any]) -> Any:
+    """Default converter of a Runtime that never returns a Dictionary (the server modules)."""
+    raise TypeError("this runtime description has no Dictionary converter")
+
+
+class Runtime:
+    """What the shared glue needs to know about one Python runtime.
+
+    ``log_error`` prints where the engine shows errors; ``connected_check`` is the name of
+    PacketPeerUDP's "connected" method (``is_socket_connected`` in 4.x,
+    ``is_connected_to_host`` in 3.x); ``to_bytes`` turns the runtime's engine byte array
+    into ``bytes`` (raising ``TypeError`` for anything else), ``from_bytes`` does the reverse;
+    ``string_types`` are the types a Godot String arrives as; ``retain`` is called once on
+    every engine object received as an argument (godot-python's refcount hazard);
+    ``to_dictionary`` turns a dict of str keys whose values are None, bool, int, float, str
+    or lists of str into the runtime's Dictionary (lists as its Array), for returns.
+    """
+
+    __slots__ = (
+        "connected_check",
+        "from_bytes",
+        "log_error",
+        "name",
+        "retain",
+        "string_types",
+        "to_bytes",
+        "to_dictionary",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        log_error: Callable[[str], Any],
+        connected_check: str = "is_socket_connected",
+        to_bytes: Callable[[Any], bytes] = _no_byte_arrays,
+        from_bytes: Callable[[bytes], Any] = _no_byte_arrays,
+        string_types: Tuple[type, ...] = (str,),
+        retain: Optional[Callable[[Any], Any]] = None,
+        to_dictionary: Callable[[Dict[str, Any]], Any] = _no_dictionaries,
+    ) -> None:
+        self.name = name
+        self.to_dictionary = to_dictionary
+        self.to_bytes = to_bytes
+        self.from_bytes = from_bytes
+        self.connected_check = connected_check
+        self.log_error = log_error
+        self.string_types = string_types
+        self.retain = retain
+
+    def report(self, message: str) -> None:
+        """Log ``message``; a failing logger must not turn an Error return into a crash."""
+        with contextlib.suppress(Exception):
+            self.log_error(message)
+
+    def text(self, value: Any, what: str) -> str:
+        """``value`` as ``str`` if it arrived as a Godot String, else ArgumentError."""
+        if isinstance(value, self.string_types):
+            return str(value)
+        raise ArgumentError(f"{what} must be a String, got {type_name(value)}")
+
+    def keep(self, *values: Any) -> None:
+        """Apply ``retain`` to every argument (it picks out the engine objects itself)."""
+        if self.retain is None:
+            return
+        for value in values:
+            if value is not None:
+                self.retain(value)
+
+
+#: Python values that are never a Godot object or Dictionary.
+PLAIN_VALUES = (bool, int, float, str, bytes, bytearray, list, tuple)
+
+
+def type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def as_error(value: Any) -> Error:
+    """An engine Error (IntFlag, IntEnum or plain int) as godot_dtls's ``Error``."""
+    try:
+        return Error(int(value))
+    except (TypeError, ValueError):
+        return Error.FAILED
+
+
+# ------------------------------------------------------------------------ error routing
+
+
+class _ForwardToEngine(logging.Handler):
+    """Sends godot_dtls's own error lines (its ERR_FAIL equivalents) to the engine."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        super().__init__(logging.ERROR)
+        self.runtime = runtime
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            message = record.getMessage()
+        except Exception:
+            message = str(record.msg)
+        self.runtime.report(f"godot_dtls: {message}")
+
+
+def forward_library_logs(runtime: Runtime) -> logging.Handler:
+    """Route the ``godot_dtls`` logger's errors to ``runtime.log_error``.
+
+    Replaces a handler installed earlier by any copy of this module (a reloaded script
+    imports it again), so each error is printed once.
+    """
+    library_logger = logging.getLogger("godot_dtls")
+    for handler in list(library_logger.handlers):
+        if type(handler).__name__ == _ForwardToEngine.__name__:
+            library_logger.removeHandler(handler)
+    handler = _ForwardToEngine(runtime)
+    library_logger.addHandler(handler)
+    return handler

@@ -1,0 +1,726 @@
+"""``godot-dtls bench``: godot-dtls against Godot 3.2.3's own DTLS, on loopback, in one run.
+
+Four pairs, each a client and an echo server in two processes on 127.0.0.1:
+
+1. godot-dtls client ↔ godot-dtls server (``python -m godot_dtls.tools.bench.pyserver``);
+2. godot-dtls client ↔ Godot 3.2.3 server (``godot3/bench_server.gd``, mbedTLS);
+3. Godot client ↔ Godot server: the anchor every ratio refers to;
+4. bare pyOpenSSL client ↔ Godot server: the floor of a Python implementation.
+
+Per pair: handshake times, serial echo (round-trip time and packets per second) and
+pipelined echo (a window of 32) for 64 and 1200 bytes, the client's CPU per packet
+(Python clients), and N clients at once against one fresh server (time until every
+handshake is done, aggregate echo rate, server RSS per peer). Then the CPU cost of the
+Godot-API layer against raw pyOpenSSL in memory (:mod:`.layer`). Only one pair runs at
+a time: at most two busy processes on the machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import itertools
+import os
+import pstats
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+from .clients import ApiClient, BareClient, bare_client_context, make_ring
+from .layer import run_layer_benchmark
+from .measure import (
+    Client,
+    EchoRun,
+    connect,
+    run_handshakes,
+    run_many,
+    run_pipelined,
+    run_serial,
+    summary,
+)
+from .pki import HOSTNAME, BenchPKI, make_pki
+from .procs import (
+    BenchProcess,
+    ProcessError,
+    RssSampler,
+    cpu_seconds,
+    free_udp_port,
+    godot3_binary,
+    godot_command,
+    python_server_command,
+    rss_kib,
+    udp_rcvbuf_errors,
+)
+from .progress import Progress
+from .report import (
+    finalize,
+    format_report,
+    machine_info,
+    write_json,
+    write_plot,
+)
+
+__all__ = ["PAIRS", "PairSpec", "Settings", "run", "run_benchmark"]
+
+HOST = "127.0.0.1"
+#: Packets sent before each measured run (connection and caches warm).
+WARMUP_PACKETS = 100
+
+
+@dataclass(frozen=True)
+class PairSpec:
+    """Who talks to whom."""
+
+    number: int
+    label: str
+    client: str  # "godot-dtls", "godot" or "bare"
+    server: str  # "godot-dtls" or "godot"
+
+    @property
+    def needs_godot(self) -> bool:
+        return "godot" in (self.client, self.server)
+
+
+PAIRS: Dict[int, PairSpec] = {
+    1: PairSpec(1, "godot-dtls ↔ godot-dtls", "godot-dtls", "godot-dtls"),
+    2: PairSpec(2, "godot-dtls ↔ Godot", "godot-dtls", "godot"),
+    3: PairSpec(3, "Godot ↔ Godot (anchor)", "godot", "godot"),
+    4: PairSpec(4, "bare pyOpenSSL ↔ Godot", "bare", "godot"),
+}
+#: The pair every ratio refers to.
+ANCHOR = 3
+
+
+@dataclass
+class Settings:
+    """What one run measures and for how long."""
+
+    quick: bool
+    key_type: str = "rsa"
+    pairs: Tuple[int, ...] = (1, 2, 3, 4)
+    handshakes: int = 50
+    sizes: Tuple[int, ...] = (64, 1200)
+    window: int = 32
+    repeats: int = 3
+    serial_s: float = 1.0
+    pipelined_s: float = 1.0
+    many: Tuple[int, ...] = (100, 1000)
+    many_echo_s: float = 2.0
+    many_handshake_limit: float = 60.0
+    layer_count: int = 20000
+    layer_repeats: int = 3
+    layer_windows: Tuple[int, ...] = (1, 32)
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> Settings:
+        pairs = tuple(sorted(set(args.pairs))) if args.pairs else (1, 2, 3, 4)
+        if args.quick:
+            settings = cls(
+                quick=True,
+                handshakes=30,
+                repeats=1,
+                serial_s=0.3,
+                pipelined_s=0.3,
+                many=(20,),
+                many_echo_s=0.5,
+                many_handshake_limit=20.0,
+                layer_count=2000,
+                layer_repeats=1,
+            )
+        else:
+            settings = cls(quick=False)
+        settings.key_type = args.key_type
+        settings.pairs = pairs
+        if args.peers:
+            settings.many = tuple(args.peers)
+        return settings
+
+
+class _Context:
+    """What the pair runners share: settings, certificates, progress, temp folder."""
+
+    def __init__(
+        self, settings: Settings, pki: BenchPKI, workdir: Path, progress: Progress
+    ) -> None:
+        self.settings = settings
+        self.pki = pki
+        self.workdir = workdir
+        self.progress = progress
+        self._numbers = itertools.count(1)
+        self._client_options = pki.client_options()
+        self._bare_context = bare_client_context(pki.ca_path)
+        # Upper bound of a server's life; the stop file ends it as soon as it is done.
+        self.server_duration = 900.0
+
+    def client_factory(self, kind: str, port: int) -> Callable[[], Client]:
+        if kind == "godot-dtls":
+            options = self._client_options
+            return lambda: ApiClient(HOST, port, options, HOSTNAME)
+        if kind == "bare":
+            context = self._bare_context
+            return lambda: BareClient(HOST, port, context, HOSTNAME)
+        raise ValueError(f"no Python client of kind {kind!r}")
+
+    def start_server(self, kind: str, max_pending: int = 16) -> BenchProcess:
+        """A started echo server that printed READY (its port is ``.port``).
+
+        ``max_pending`` is the UDPServer's pending cap; above the default 16 it is also the
+        godot-dtls DTLSServer's cap on handshakes in progress, so N peers at once are
+        admitted (Godot's server has no such cap)."""
+        number = next(self._numbers)
+        stop_file = self.workdir / f"stop-{number}"
+        if kind == "godot-dtls":
+            command = python_server_command(
+                [
+                    "--key",
+                    str(self.pki.key_path),
+                    "--cert",
+                    str(self.pki.cert_path),
+                    "--duration",
+                    str(self.server_duration),
+                    "--stop-file",
+                    str(stop_file),
+                    "--max-pending",
+                    str(max_pending),
+                    "--max-handshakes",
+                    str(max_pending if max_pending > 16 else 0),
+                ]
+            )
+            server = BenchProcess(command, name="godot-dtls server", stop_file=stop_file)
+            server.start()
+            try:
+                server.ready(30.0)
+            except ProcessError:
+                server.stop()
+                raise
+            return server
+        last: Optional[ProcessError] = None
+        for _attempt in range(3):  # 3.2.3 cannot listen on port 0: a race, retried
+            command = godot_command(
+                "bench_server.gd",
+                {
+                    "port": free_udp_port(HOST),
+                    "bind": HOST,
+                    "key": self.pki.key_path,
+                    "cert": self.pki.cert_path,
+                    "duration": self.server_duration,
+                    "stop_file": stop_file,
+                    "max_pending": max_pending,
+                },
+            )
+            server = BenchProcess(command, name="Godot server", stop_file=stop_file)
+            server.start()
+            try:
+                server.ready(30.0)
+                return server
+            except ProcessError as exc:
+                last = exc
+                server.stop()
+        assert last is not None
+        raise last
+
+
+def _finish(server: BenchProcess) -> Dict[str, Any]:
+    """Stop a server and return its RESULT (empty when it printed none)."""
+    server.stop()
+    try:
+        return server.result(1.0)
+    except ProcessError:
+        return {}
+
+
+def _echo_dict(run: EchoRun) -> Dict[str, Any]:
+    return {
+        "sent": run.sent,
+        "received": run.received,
+        "mismatches": run.mismatches,
+        "elapsed_s": run.elapsed_s,
+        "cpu_s": run.cpu_s,
+        "rtt_us": run.rtt_us,
+    }
+
+
+def _godot_echo_dict(run: Dict[str, Any]) -> Dict[str, Any]:
+    return {
+        "sent": int(run.get("sent", 0)),
+        "received": int(run.get("received", 0)),
+        "mismatches": int(run.get("mismatches", 0)),
+        "elapsed_s": float(run.get("elapsed_us", 0)) / 1e6,
+        "cpu_s": None,
+        "rtt_us": [float(value) for value in run.get("rtt_us", [])],
+    }
+
+
+def _aggregate(runs: Sequence[Dict[str, Any]], with_rtt: bool) -> Dict[str, Any]:
+    """Repeats of one (size, mode): median pkt/s, summed counts, pooled RTT samples."""
+    rates = [run["received"] / run["elapsed_s"] for run in runs if run["elapsed_s"] > 0]
+    sent = sum(run["sent"] for run in runs)
+    received = sum(run["received"] for run in runs)
+    entry: Dict[str, Any] = {
+        "runs": len(runs),
+        "pps": statistics.median(rates) if rates else 0.0,
+        "pps_each": rates,
+        "sent": sent,
+        "received": received,
+        "lost": sent - received,
+        "mismatches": sum(run["mismatches"] for run in runs),
+        "cpu_us_per_packet": None,
+    }
+    cpu = [run["cpu_s"] for run in runs]
+    if runs and all(value is not None for value in cpu) and received:
+        entry["cpu_us_per_packet"] = sum(cpu) / received * 1e6
+    if with_rtt:
+        entry["rtt_us"] = summary([value for run in runs for value in run["rtt_us"]])
+    return entry
+
+
+def _pair_skeleton(spec: PairSpec) -> Dict[str, Any]:
+    return {
+        "label": spec.label,
+        "client": spec.client,
+        "server": spec.server,
+        "handshake_ms": None,
+        "rtt_us": {},
+        "pps_serial": {},
+        "pps_pipelined": {},
+        "cpu_us_per_packet": None,
+        "echo": {"serial": {}, "pipelined": {}},
+        "many_peers": {},
+        "cipher": None,
+    }
+
+
+def _store_echo(
+    pair: Dict[str, Any],
+    size: int,
+    serial: Sequence[Dict[str, Any]],
+    pipelined: Sequence[Dict[str, Any]],
+) -> None:
+    key = str(size)
+    serial_entry = _aggregate(serial, with_rtt=True)
+    pipelined_entry = _aggregate(pipelined, with_rtt=False)
+    pair["echo"]["serial"][key] = serial_entry
+    pair["echo"]["pipelined"][key] = pipelined_entry
+    pair["rtt_us"][key] = serial_entry["rtt_us"]
+    pair["pps_serial"][key] = serial_entry["pps"]
+    pair["pps_pipelined"][key] = pipelined_entry["pps"]
+    if serial_entry["cpu_us_per_packet"] is not None:
+        cpu = pair["cpu_us_per_packet"] or {"serial": {}, "pipelined": {}}
+        cpu["serial"][key] = serial_entry["cpu_us_per_packet"]
+        cpu["pipelined"][key] = pipelined_entry["cpu_us_per_packet"]
+        pair["cpu_us_per_packet"] = cpu
+
+
+# ------------------------------------------------------------------------ Python clients
+
+
+def _python_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
+    settings = ctx.settings
+    name = f"pair {spec.number}"
+    server = ctx.start_server(spec.server)
+    try:
+        factory = ctx.client_factory(spec.client, server.port or 0)
+        ctx.progress.begin(f"{name}: {settings.handshakes} handshakes")
+        handshakes = run_handshakes(factory, settings.handshakes)
+        pair["handshake_ms"] = dict(
+            summary(handshakes.samples_ms),
+            failures=handshakes.failures,
+            retransmissions=handshakes.retransmissions,
+            samples=handshakes.samples_ms,
+        )
+        pair["cipher"] = handshakes.cipher or None
+        client = factory()
+        if not client.prepare() or not connect(client, 10.0):
+            raise RuntimeError(f"{name}: the echo client could not connect")
+        try:
+            for size in settings.sizes:
+                ring = make_ring(size)
+                ctx.progress.begin(f"{name}: serial {size} B")
+                run_serial(client, ring, 0.0, count=WARMUP_PACKETS)
+                serial = [
+                    _echo_dict(run_serial(client, ring, settings.serial_s))
+                    for _ in range(settings.repeats)
+                ]
+                ctx.progress.begin(f"{name}: pipelined {size} B")
+                run_pipelined(client, ring, settings.window, 0.0, count=WARMUP_PACKETS)
+                pipelined = [
+                    _echo_dict(run_pipelined(client, ring, settings.window, settings.pipelined_s))
+                    for _ in range(settings.repeats)
+                ]
+                _store_echo(pair, size, serial, pipelined)
+        finally:
+            client.close()
+    finally:
+        pair["server_result"] = _finish(server)
+
+
+def _warm_up(ctx: _Context, port: int) -> None:
+    """One handshake and a few echoes, so one-time allocations are not counted per peer."""
+    client = ctx.client_factory("bare", port)()
+    try:
+        if client.prepare() and connect(client, 10.0):
+            run_serial(client, make_ring(64), 0.0, count=20)
+    finally:
+        client.close()
+
+
+def _delta(before: Optional[int], after: Optional[int]) -> Optional[int]:
+    return after - before if before is not None and after is not None else None
+
+
+def _many_entry(
+    peers: int, before: Optional[int], peak: Optional[int], **fields: Any
+) -> Dict[str, Any]:
+    entry: Dict[str, Any] = {"peers": peers}
+    entry.update(fields)
+    entry["rss_before_kib"] = before
+    entry["rss_peak_kib"] = peak
+    entry["rss_per_peer_kib"] = (
+        (peak - before) / peers if before is not None and peak is not None and peers else None
+    )
+    return entry
+
+
+def _python_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int) -> None:
+    settings = ctx.settings
+    ctx.progress.begin(f"pair {spec.number}: {peers} peers at once")
+    server = ctx.start_server(spec.server, max_pending=peers + 16)
+    try:
+        port = server.port or 0
+        _warm_up(ctx, port)
+        time.sleep(0.3)
+        before = rss_kib(server.pid)
+        drops = udp_rcvbuf_errors()
+        with RssSampler(server.pid) as sampler:
+            run = run_many(
+                ctx.client_factory(spec.client, port),
+                peers,
+                make_ring(64),
+                settings.many_handshake_limit,
+                settings.many_echo_s,
+                on_phase=lambda _phase: sampler.sample(),
+            )
+        entry = _many_entry(
+            peers,
+            before,
+            sampler.peak_kib,
+            connected=run.connected,
+            failed=run.failed,
+            handshake_all_s=run.handshake_s,
+            echo_pps=run.echo_pps,
+            echo_received=run.echo_received,
+            echo_lost=run.echo_lost,
+            echo_mismatches=run.echo_mismatches,
+            client_retransmissions=run.retransmissions,
+            udp_rcvbuf_drops=_delta(drops, udp_rcvbuf_errors()),
+        )
+    finally:
+        result = _finish(server)
+    entry["server_result"] = result
+    pair["many_peers"][str(peers)] = entry
+
+
+# ------------------------------------------------------------------------ Godot client
+
+
+def _godot_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
+    settings = ctx.settings
+    name = f"pair {spec.number}"
+    server = ctx.start_server(spec.server)
+    try:
+        command = godot_command(
+            "bench_client.gd",
+            {
+                "mode": "perf",
+                "host": HOST,
+                "port": server.port,
+                "hostname": HOSTNAME,
+                "ca": ctx.pki.ca_path,
+                "handshakes": settings.handshakes,
+                "sizes": list(settings.sizes),
+                "serial_s": settings.serial_s,
+                "pipelined_s": settings.pipelined_s,
+                "repeats": settings.repeats,
+                "window": settings.window,
+                "timeout": 600,
+            },
+        )
+        budget = 60.0 + 4 * settings.repeats * (settings.serial_s + settings.pipelined_s)
+        # The client's CPU time at each PHASE line: a section's CPU ends where the next
+        # section begins (the 100 warm-up packets are in it too: well under 1 %).
+        cpu_marks: Dict[str, Optional[float]] = {}
+        with BenchProcess(command, name="Godot client") as client:
+            client.wait_for("PHASE handshakes", 30.0)
+            ctx.progress.begin(f"{name}: {settings.handshakes} handshakes")
+            for size in settings.sizes:
+                for mode in ("serial", "pipelined"):
+                    client.wait_for(f"PHASE {mode} {size}", budget)
+                    cpu_marks[f"{mode} {size}"] = cpu_seconds(client.pid)
+                    ctx.progress.begin(f"{name}: {mode} {size} B")
+            client.wait_for("PHASE done", budget)
+            cpu_marks["done"] = cpu_seconds(client.pid)
+            result = client.result(budget)
+            client.stop()
+    finally:
+        pair["server_result"] = _finish(server)
+    samples = [float(value) for value in result.get("handshake_ms", [])]
+    pair["handshake_ms"] = dict(
+        summary(samples), failures=int(result.get("failures", 0)), samples=samples
+    )
+    for size in settings.sizes:
+        key = str(size)
+        serial = [_godot_echo_dict(run) for run in result.get("serial", {}).get(key, [])]
+        pipelined = [_godot_echo_dict(run) for run in result.get("pipelined", {}).get(key, [])]
+        if not serial or not pipelined:
+            raise RuntimeError(f"{name}: the Godot client reported no {size}-byte runs")
+        order = [f"{mode} {other}" for other in settings.sizes for mode in ("serial", "pipelined")]
+        order.append("done")
+        for runs, mode in ((serial, "serial"), (pipelined, "pipelined")):
+            start = cpu_marks.get(f"{mode} {size}")
+            end = cpu_marks.get(order[order.index(f"{mode} {size}") + 1])
+            if start is not None and end is not None:
+                # Spread the section's CPU over its runs by packets received.
+                for run in runs:
+                    run["cpu_s"] = (
+                        (end - start) * run["received"] / max(1, sum(r["received"] for r in runs))
+                    )
+        _store_echo(pair, size, serial, pipelined)
+
+
+def _godot_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int) -> None:
+    settings = ctx.settings
+    ctx.progress.begin(f"pair {spec.number}: {peers} peers at once")
+    server = ctx.start_server(spec.server, max_pending=peers + 16)
+    try:
+        port = server.port or 0
+        _warm_up(ctx, port)
+        time.sleep(0.3)
+        before = rss_kib(server.pid)
+        command = godot_command(
+            "bench_client.gd",
+            {
+                "mode": "many",
+                "host": HOST,
+                "port": port,
+                "hostname": HOSTNAME,
+                "ca": ctx.pki.ca_path,
+                "peers": peers,
+                "echo_s": settings.many_echo_s,
+                "handshake_s": settings.many_handshake_limit,
+                "timeout": settings.many_handshake_limit + settings.many_echo_s + 60,
+            },
+        )
+        budget = settings.many_handshake_limit + settings.many_echo_s + 90
+        drops = udp_rcvbuf_errors()
+        with RssSampler(server.pid) as sampler, BenchProcess(
+            command, name="Godot client"
+        ) as client:
+            client.wait_for("PHASE handshakes", budget)
+            sampler.sample()
+            result = client.result(budget)
+            client.stop()
+        echo_s = float(result.get("echo_elapsed_us", 0)) / 1e6
+        received = int(result.get("echo_received", 0))
+        entry = _many_entry(
+            peers,
+            before,
+            sampler.peak_kib,
+            connected=int(result.get("connected", 0)),
+            failed=int(result.get("failed", 0)),
+            handshake_all_s=float(result.get("handshake_all_ms", 0.0)) / 1000.0,
+            echo_pps=received / echo_s if echo_s > 0 else 0.0,
+            echo_received=received,
+            echo_lost=int(result.get("echo_lost", 0)),
+            echo_mismatches=int(result.get("echo_mismatches", 0)),
+            client_retransmissions=None,
+            udp_rcvbuf_drops=_delta(drops, udp_rcvbuf_errors()),
+        )
+    finally:
+        server_result = _finish(server)
+    entry["server_result"] = server_result
+    pair["many_peers"][str(peers)] = entry
+
+
+# ------------------------------------------------------------------------ the run
+
+
+def _load_average() -> Optional[List[float]]:
+    """The 1, 5 and 15-minute load averages (other work on the machine skews figures)."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def _steps_per_pair(settings: Settings) -> int:
+    return 1 + 2 * len(settings.sizes) + len(settings.many)
+
+
+def _raise_fd_limit(wanted: int) -> None:
+    """Many peers need many sockets: raise the soft limit (never above the hard one)."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - not POSIX
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> Dict[str, Any]:
+    """Run every pair of ``settings`` and the layer benchmark; the full results object."""
+    godot = godot3_binary()
+    _raise_fd_limit(2 * max(settings.many, default=0) + 256)
+    progress.begin("certificates")
+    pki = make_pki(workdir / "pki", settings.key_type)
+    ctx = _Context(settings, pki, workdir, progress)
+    results: Dict[str, Any] = {
+        "machine": machine_info(godot),
+        "settings": asdict(settings),
+        "pairs": {},
+    }
+    results["machine"]["load_average_before"] = _load_average()
+    for number in settings.pairs:
+        spec = PAIRS[number]
+        pair = _pair_skeleton(spec)
+        results["pairs"][str(number)] = pair
+        if spec.needs_godot and godot is None:
+            pair["skipped"] = "godot3-server is not installed (apt-get install godot3-server)"
+            progress.skip(_steps_per_pair(settings), f"pair {number}: skipped (no Godot)")
+            continue
+        is_godot_client = spec.client == "godot"
+        try:
+            if is_godot_client:
+                _godot_perf(ctx, spec, pair)
+            else:
+                _python_perf(ctx, spec, pair)
+            for peers in settings.many:
+                if is_godot_client:
+                    _godot_many(ctx, spec, pair, peers)
+                else:
+                    _python_many(ctx, spec, pair, peers)
+        except (ProcessError, RuntimeError, OSError, ValueError) as exc:
+            pair["error"] = str(exc)
+            progress.begin(f"pair {number}: failed ({str(exc).splitlines()[0][:60]})")
+    results["layer_cpu"] = run_layer_benchmark(
+        pki,
+        sizes=settings.sizes,
+        windows=settings.layer_windows,
+        count=settings.layer_count,
+        repeats=settings.layer_repeats,
+        progress=progress.begin,
+    )
+    progress.done()
+    results["machine"]["load_average_after"] = _load_average()
+    finalize(results, anchor=str(ANCHOR))
+    return results
+
+
+def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
+    """cProfile of pair 1, pipelined 64 B: the client here, the server in its process;
+    then the server alone with many peers."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    pki = make_pki(workdir / "pki", settings.key_type)
+    progress = Progress(3)
+    ctx = _Context(settings, pki, workdir, progress)
+    duration = 1.0 if settings.quick else 4.0
+    reports: List[Tuple[str, Path]] = []
+
+    def python_server(name: str, max_pending: int) -> BenchProcess:
+        path = out_dir / f"{name}.prof"
+        stop_file = workdir / f"stop-{name}"
+        command = python_server_command(
+            [
+                "--key",
+                str(pki.key_path),
+                "--cert",
+                str(pki.cert_path),
+                "--stop-file",
+                str(stop_file),
+                "--max-pending",
+                str(max_pending),
+                "--max-handshakes",
+                str(max_pending if max_pending > 16 else 0),
+                "--profile",
+                str(path),
+            ]
+        )
+        server = BenchProcess(command, name=name, stop_file=stop_file)
+        server.start()
+        server.ready(30.0)
+        reports.append((name, path))
+        return server
+
+    progress.begin("pair 1: pipelined 64 B under cProfile")
+    server = python_server("server-pipelined-64", 16)
+    try:
+        client = ctx.client_factory("godot-dtls", server.port or 0)()
+        if not client.prepare() or not connect(client, 10.0):
+            raise RuntimeError("the profiled client could not connect")
+        ring = make_ring(64)
+        run_pipelined(client, ring, settings.window, 0.0, count=WARMUP_PACKETS)
+        profile = cProfile.Profile()
+        profile.enable()
+        run = run_pipelined(client, ring, settings.window, duration)
+        profile.disable()
+        client.close()
+        client_path = out_dir / "client-pipelined-64.prof"
+        profile.dump_stats(str(client_path))
+        reports.insert(0, ("client-pipelined-64", client_path))
+    finally:
+        _finish(server)
+    peers = 100 if settings.quick else max(settings.many)
+    progress.begin(f"pair 1: {peers} peers, server under cProfile")
+    server = python_server(f"server-{peers}-peers", peers + 16)
+    try:
+        many = run_many(
+            ctx.client_factory("godot-dtls", server.port or 0),
+            peers,
+            make_ring(64),
+            settings.many_handshake_limit,
+            settings.many_echo_s,
+        )
+    finally:
+        _finish(server)
+    progress.done()
+    print(
+        f"pipelined 64 B: {run.pps:,.0f} pkt/s, {run.cpu_us_per_packet or 0:.1f} µs CPU/packet;"
+        f" {peers} peers: handshakes {many.handshake_s:.2f} s, echo {many.echo_pps:,.0f} pkt/s"
+    )
+    for name, path in reports:
+        if not path.exists():
+            print(f"\n=== {name}: no profile written ===")
+            continue
+        print(f"\n=== {name} ({path}) — top 25 by own time ===")
+        stats = pstats.Stats(str(path), stream=sys.stdout)
+        stats.sort_stats("tottime").print_stats(25)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    """The ``bench`` command; exit code 0, 1 (a pair failed) or 2 (an echo check failed)."""
+    settings = Settings.from_args(args)
+    with tempfile.TemporaryDirectory(prefix="godot-dtls-bench-") as tmp:
+        workdir = Path(tmp)
+        if args.profile:
+            return _profile(settings, workdir, Path(args.profile))
+        steps = 1 + len(settings.pairs) * _steps_per_pair(settings)
+        steps += len(settings.sizes) * len(settings.layer_windows)
+        progress = Progress(steps)
+        results = run_benchmark(settings, workdir, progress)
+    sys.stdout.write(format_report(results))
+    sys.stdout.flush()
+    if args.json:
+        write_json(results, Path(args.json))
+        print(f"\nJSON written to {args.json}")
+    if args.plot:
+        message = write_plot(results, Path(args.plot))
+        print(message)
+    if any("error" in pair for pair in results["pairs"].values()):
+        return 1
+    return 0 if results["verification"]["ok"] else 2

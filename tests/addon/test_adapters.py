@@ -1,0 +1,977 @@
+"""Engine adapters (addons/godot_dtls/python/) called the way each Python runtime calls them.
+
+The runtimes cannot run here, so each adapter module is imported against a stand-in of its
+runtime (tests/standins/, written from shared/spec/python-runtimes.md), loaded in
+isolation: the stand-ins check the runtime contract (declaration rules, boundary types,
+what happens to exceptions and return values). Everything under the adapters is real:
+DTLS with godot_dtls over real UDP sockets on 127.0.0.1, against an EchoServer or a
+godot_dtls client. Every wait is a deadline-bounded poll loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gc
+import importlib
+import inspect
+import logging
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Callable, Dict, Iterator, List, Sequence
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+
+import godot_dtls.net.udp  # noqa: F401 - imported before the stand-ins, which build on it
+from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
+from godot_dtls.api.crypto import Crypto
+from godot_dtls.core.verification import pin_text, spki_sha256
+from godot_dtls.tools.serve import EchoServer
+
+ROOT = Path(__file__).resolve().parents[2]
+STANDINS = Path(__file__).resolve().parent / "standins"
+ADDON = ROOT / "addons" / "godot_dtls" / "python"
+PACKAGE = "addons.godot_dtls.python"
+V4 = "127.0.0.1"
+DEADLINE = 10.0
+OK = int(Error.OK)
+INVALID = int(Error.ERR_INVALID_PARAMETER)
+SIZES = (64, 1200, 16384)
+_ISOLATED = ("godot", "py4godot", "addons")
+
+
+def _is_isolated(name: str) -> bool:
+    return any(name == root or name.startswith(root + ".") for root in _ISOLATED)
+
+
+@contextlib.contextmanager
+def isolated_import(
+    standin: str, modules: Sequence[str], extra_path: Sequence[Path] = ()
+) -> Iterator[List[ModuleType]]:
+    """Import ``modules`` with one stand-in first on sys.path; restore everything after.
+
+    The three stand-ins all define top-level ``godot`` / ``py4godot`` packages and the
+    adapters keep module state (server registry, log handler), so each test gets fresh
+    copies and leaves no trace for the next one.
+    """
+    saved_path = list(sys.path)
+    saved = {name: module for name, module in sys.modules.items() if _is_isolated(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path[:0] = [str(STANDINS / standin), str(ROOT), *map(str, extra_path)]
+    try:
+        yield [importlib.import_module(name) for name in modules]
+    finally:
+        for name in [name for name in sys.modules if _is_isolated(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)
+        sys.path[:] = saved_path
+        library_logger = logging.getLogger("godot_dtls")
+        for handler in list(library_logger.handlers):
+            if type(handler).__name__ == "_ForwardToEngine":
+                library_logger.removeHandler(handler)
+        gc.collect()
+
+
+# ------------------------------------------------------------------- runtime descriptions
+
+
+@dataclass
+class Runtime:
+    """One runtime's stand-in plus the adapter classes imported against it."""
+
+    name: str
+    backend: str
+    root: ModuleType
+    peer_module: ModuleType
+    server_module: ModuleType
+    peer_cls: type
+    server_cls: type
+    new: Callable[[type], Any]
+    gd_call: Callable[..., Any]
+    make_udp: Callable[[], Any]
+    make_udp_server: Callable[[], Any]
+    udp_server_port: Callable[[Any], int]
+    make_bytes: Callable[[bytes], Any]
+    read_bytes: Callable[[Any], bytes]
+    byte_array_type: type
+    dictionary_type: type
+    make_string_array: Callable[[List[str]], Any]
+    watch_status: Callable[[Any], List[int]]
+    errors: Callable[[], List[str]]
+    escaped: Callable[[], List[str]] = field(default=lambda: [])
+    exposed_methods: Callable[[type], List[str]] = field(default=lambda cls: [])
+
+    def call(self, obj: Any, name: str, *args: Any) -> Any:
+        """A call from GDScript that must not end in a call error or an escaped exception."""
+        escaped_before = len(self.escaped())
+        result = self.gd_call(obj, name, *args)
+        assert int(result.error) == 0, f"{name}{args!r} ended in call error {result.error!r}"
+        assert len(self.escaped()) == escaped_before, self.escaped()[escaped_before:]
+        return result.value
+
+    def status(self, peer: Any) -> int:
+        return self.call(peer, "get_status")
+
+
+def _godot_python(capsys: pytest.CaptureFixture[str]) -> Iterator[Runtime]:
+    names = (
+        "godot",
+        f"{PACKAGE}.godot_python.packet_peer_dtls",
+        f"{PACKAGE}.godot_python.dtls_server",
+    )
+    with isolated_import("godot_python", names) as (godot, peer_module, server_module):
+        stderr: List[str] = []
+
+        def errors() -> List[str]:
+            stderr.append(capsys.readouterr().err)
+            return "".join(stderr).splitlines()
+
+        class Recorder(godot.Reference):
+            def __init__(self) -> None:
+                super().__init__()
+                self.seen: List[int] = []
+
+            def on_status(self, status: int) -> None:
+                self.seen.append(status)
+
+        recorders: List[Any] = []
+
+        def watch_status(peer: Any) -> List[int]:
+            recorder = Recorder()
+            recorders.append(recorder)
+            assert peer.connect("status_changed", recorder, "on_status") == godot.OK
+            return recorder.seen
+
+        def make_udp_server() -> Any:
+            server = godot.UDPServer()
+            assert server.listen(0, V4) == godot.OK
+            return server
+
+        yield Runtime(
+            name="godot_python",
+            backend="python:godot-python",
+            root=godot,
+            peer_module=peer_module,
+            server_module=server_module,
+            peer_cls=peer_module.PyPacketPeerDTLS,
+            server_cls=server_module.PyDTLSServer,
+            new=godot._gd_new,
+            gd_call=godot._gd_call,
+            make_udp=godot.PacketPeerUDP,
+            make_udp_server=make_udp_server,
+            udp_server_port=lambda server: server._local_port(),
+            make_bytes=godot.PoolByteArray,
+            read_bytes=bytes,
+            byte_array_type=godot.PoolByteArray,
+            dictionary_type=godot.Dictionary,
+            make_string_array=godot.PoolStringArray,
+            watch_status=watch_status,
+            errors=errors,
+            exposed_methods=lambda cls: list(cls._gd_methods),
+        )
+        assert godot.conversion_warnings == []
+
+
+def _maiself() -> Iterator[Runtime]:
+    names = ("godot", f"{PACKAGE}.godot_python_extension")
+    with isolated_import("maiself", names) as (godot, module):
+
+        def watch_status(peer: Any) -> List[int]:
+            seen: List[int] = []
+            peer.status_changed.connect(seen.append)
+            return seen
+
+        def make_udp_server() -> Any:
+            server = godot.UDPServer()
+            assert server.listen(0, V4) == godot.OK
+            return server
+
+        yield Runtime(
+            name="maiself",
+            backend="python:godot-python-extension",
+            root=godot,
+            peer_module=module,
+            server_module=module,
+            peer_cls=module.PyPacketPeerDTLS,
+            server_cls=module.PyDTLSServer,
+            new=godot._gd_new,
+            gd_call=godot._gd_call,
+            make_udp=godot.PacketPeerUDP,
+            make_udp_server=make_udp_server,
+            udp_server_port=lambda server: server.get_local_port(),
+            make_bytes=godot.PackedByteArray,
+            read_bytes=lambda array: bytes(memoryview(array)),
+            byte_array_type=godot.PackedByteArray,
+            dictionary_type=godot.Dictionary,
+            make_string_array=godot.PackedStringArray,
+            watch_status=watch_status,
+            errors=godot.errors,
+            exposed_methods=lambda cls: list(cls._gd_methods),
+        )
+
+
+def _py4godot() -> Iterator[Runtime]:
+    names = (
+        "py4godot",
+        "py4godot.functions",
+        "py4godot.classes.core",
+        "py4godot.classes.PacketPeerUDP",
+        "py4godot.classes.UDPServer",
+        f"{PACKAGE}.py4godot.PyPacketPeerDTLS",
+        f"{PACKAGE}.py4godot.PyDTLSServer",
+    )
+    with isolated_import("py4godot", names) as modules:
+        py4godot, functions, core, udp_module, server_udp_module, peer_module, server_module = (
+            modules
+        )
+
+        def watch_status(peer: Any) -> List[int]:
+            seen: List[int] = []
+            peer.status_changed.connect(seen.append)
+            return seen
+
+        def make_udp_server() -> Any:
+            server = server_udp_module.UDPServer.new()
+            assert server.listen(0, V4) == OK
+            return server
+
+        def messages(kind: str) -> List[str]:
+            return [text for what, text in functions.messages if what == kind]
+
+        yield Runtime(
+            name="py4godot",
+            backend="python:py4godot",
+            root=py4godot,
+            peer_module=peer_module,
+            server_module=server_module,
+            peer_cls=peer_module.PyPacketPeerDTLS,
+            server_cls=server_module.PyDTLSServer,
+            new=py4godot._gd_new,
+            gd_call=py4godot._gd_call,
+            make_udp=udp_module.PacketPeerUDP.new,
+            make_udp_server=make_udp_server,
+            udp_server_port=lambda server: server.get_local_port(),
+            make_bytes=lambda data: core.PackedByteArray.from_list(list(data)),
+            read_bytes=lambda array: bytes(array.get_memory_view()),
+            byte_array_type=core.PackedByteArray,
+            dictionary_type=core.Dictionary,
+            make_string_array=core.PackedStringArray._from_list,
+            watch_status=watch_status,
+            errors=lambda: messages("push_error"),
+            escaped=lambda: messages("print_error"),
+            exposed_methods=lambda cls: list(cls._py4godot_methods),
+        )
+
+
+@pytest.fixture(params=["godot_python", "maiself", "py4godot"])
+def rt(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    if request.param == "godot_python":
+        yield from _godot_python(request.getfixturevalue("capsys"))
+    elif request.param == "maiself":
+        yield from _maiself()
+    else:
+        yield from _py4godot()
+
+
+@pytest.fixture
+def gp(request: pytest.FixtureRequest) -> Iterator[Runtime]:
+    yield from _godot_python(request.getfixturevalue("capsys"))
+
+
+@pytest.fixture
+def echo(pki: Any) -> Iterator[EchoServer]:
+    server = EchoServer(pki.server_options(), 0, V4)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+# --------------------------------------------------------------------------------- helpers
+
+
+def client_options(pki: Any, **extra: Any) -> Dict[str, Any]:
+    """The facade's options Dictionary, holding the test CA (plus ``extra`` keys)."""
+    options: Dict[str, Any] = {
+        "mode": "client",
+        "trusted_chain_pem": pki.ca.cert_pem.bytes().decode("ascii"),
+    }
+    options.update(extra)
+    return options
+
+
+def server_options(pki: Any) -> Dict[str, str]:
+    chain = b"".join(blob.bytes() for blob in pki.server_cert.cert_chain_pems)
+    return {
+        "key_pem": pki.server_cert.private_key_pem.bytes().decode("ascii"),
+        "certificate_pem": chain.decode("ascii"),
+    }
+
+
+def pump(rt: Runtime, peers: Sequence[Any], until: Callable[[], bool], *others: Any) -> bool:
+    """Poll the adapter peers and the godot_dtls parties until ``until()`` or the deadline."""
+    deadline = time.monotonic() + DEADLINE
+    while not until():
+        if time.monotonic() >= deadline:
+            return False
+        for other in others:
+            other.poll()
+        for peer in peers:
+            rt.call(peer, "poll")
+        time.sleep(0.001)
+    return True
+
+
+def connect_udp(rt: Runtime, port: int) -> Any:
+    udp = rt.make_udp()
+    assert int(udp.connect_to_host(V4, port)) == OK
+    return udp
+
+
+def echo_round_trip(rt: Runtime, peer: Any, echo: EchoServer, size: int) -> None:
+    payload = os.urandom(size)
+    assert rt.call(peer, "put_packet", rt.make_bytes(payload)) == OK
+    assert pump(rt, [peer], lambda: rt.call(peer, "get_available_packet_count") > 0, echo)
+    packet = rt.call(peer, "get_packet")
+    assert isinstance(packet, rt.byte_array_type)
+    assert rt.read_bytes(packet) == payload
+    assert rt.call(peer, "get_packet_error") == OK
+
+
+def connected_peer(rt: Runtime, echo: EchoServer, *connect_args: Any) -> Any:
+    udp = connect_udp(rt, echo.port)
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "connect_to_peer", udp, *connect_args) == OK
+    assert pump(rt, [peer], lambda: rt.status(peer) != Status.HANDSHAKING, echo)
+    assert rt.status(peer) == Status.CONNECTED, str(rt.call(peer, "get_last_error_message"))
+    return peer
+
+
+# ---------------------------------------------------------------------------- behaviour
+
+
+def test_handshake_echo_and_disconnect(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    udp = connect_udp(rt, echo.port)
+    peer = rt.new(rt.peer_cls)
+    statuses = rt.watch_status(peer)
+    assert rt.call(peer, "get_status") == Status.DISCONNECTED
+    assert rt.call(peer, "connect_to_peer", udp, "localhost", client_options(pki)) == OK
+    assert pump(rt, [peer], lambda: rt.status(peer) != Status.HANDSHAKING, echo)
+    assert rt.status(peer) == Status.CONNECTED
+    for size in SIZES:
+        echo_round_trip(rt, peer, echo, size)
+    assert rt.call(peer, "disconnect_from_peer") == OK
+    assert rt.status(peer) == Status.DISCONNECTED
+    assert statuses == [Status.HANDSHAKING, Status.CONNECTED, Status.DISCONNECTED]
+    assert str(rt.call(peer, "get_backend")) == rt.backend
+    assert str(rt.call(peer, "get_last_error_message")) == ""
+    assert pump(rt, [], lambda: not echo.peers, echo)  # the close_notify reached the server
+
+
+def test_wrong_hostname_ends_in_status_4(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    udp = connect_udp(rt, echo.port)
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "connect_to_peer", udp, "wrong.example", client_options(pki)) == OK
+    assert pump(rt, [peer], lambda: rt.status(peer) != Status.HANDSHAKING, echo)
+    assert rt.status(peer) == Status.ERROR_HOSTNAME_MISMATCH
+    assert str(rt.call(peer, "get_last_error_message"))
+    assert any("godot_dtls:" in line for line in rt.errors())  # the library's log, forwarded
+
+
+def test_common_name_override_and_unsafe_mode(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    by_override = connected_peer(
+        rt, echo, "game.example", client_options(pki, common_name_override="localhost")
+    )
+    echo_round_trip(rt, by_override, echo, 64)
+    unsafe = connected_peer(rt, echo, "anything", {"mode": "client_unsafe"})
+    echo_round_trip(rt, unsafe, echo, 64)
+
+
+def test_bad_arguments_return_error_codes(rt: Runtime, pki: Any) -> None:
+    udp = connect_udp(rt, 9)  # never sent to: every call below fails before that
+    peer = rt.new(rt.peer_cls)
+    server = rt.new(rt.server_cls)
+    cases = [
+        (peer, "connect_to_peer", (42, "localhost", client_options(pki)), "udp must be"),
+        (peer, "connect_to_peer", (None, "localhost", None), "udp must be"),
+        (peer, "connect_to_peer", (udp, "localhost", "not a dictionary"), "Dictionary"),
+        (peer, "connect_to_peer", (udp, "localhost", [1, 2]), "Dictionary"),
+        (peer, "connect_to_peer", (udp, "localhost", {"trusted_chain_pem": "junk"}), "PEM"),
+        (peer, "connect_to_peer", (udp, "localhost", {"mode": "server"}), "mode"),
+        (peer, "connect_to_peer", (udp, "localhost", {"trusted_chain_pem": 7}), "String"),
+        (peer, "put_packet", ("text",), "byte array"),
+        (peer, "put_packet", (None,), "byte array"),
+        (peer, "accept_connection", ("1", udp), "server_id"),
+        (peer, "accept_connection", (10**9, udp), "no PyDTLSServer"),
+        (server, "setup", (7,), "Dictionary"),
+        (server, "setup", ({"key_pem": "junk"},), "certificate_pem"),
+        (server, "setup", ({**server_options(pki), "key_pem": "junk"},), "key_pem"),
+    ]
+    if rt.name != "godot_python":  # there, a non-String second argument means Godot 3's form
+        cases.append((peer, "connect_to_peer", (udp, 42, None), "hostname must be a String"))
+    for obj, name, args, expected in cases:
+        assert rt.call(obj, name, *args) == INVALID, (name, args)
+        message = str(rt.call(obj, "get_last_error_message"))
+        assert expected in message, (name, args, message)
+        assert any(expected in line for line in rt.errors()), (name, args)
+    assert rt.status(peer) == Status.DISCONNECTED
+
+
+def test_library_errors_reach_the_runtime_log(rt: Runtime) -> None:
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "put_packet", rt.make_bytes(b"early")) == int(Error.ERR_UNCONFIGURED)
+    assert any("not connected" in line for line in rt.errors())
+
+
+def test_unexpected_exceptions_give_failed_with_a_traceback(rt: Runtime) -> None:
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "get_status") == Status.DISCONNECTED  # the core exists now
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("broken inside")
+
+    library_peer = peer._dtls_core._peer
+    library_peer.poll = library_peer.get_status = library_peer.get_packet = broken
+    assert rt.call(peer, "poll") == int(Error.FAILED)
+    assert "RuntimeError: broken inside" in str(rt.call(peer, "get_last_error_message"))
+    assert any("Traceback" in line for line in rt.errors())
+    assert rt.call(peer, "get_status") == Status.ERROR
+    packet = rt.call(peer, "get_packet")
+    assert isinstance(packet, rt.byte_array_type) and rt.read_bytes(packet) == b""
+
+
+ENGINE_OBJECT = object()
+
+
+@pytest.mark.parametrize("junk", [42, "junk", None, 1.5, True, [1, 2], {"a": 1}, ENGINE_OBJECT])
+def test_every_exposed_method_survives_junk(rt: Runtime, junk: Any) -> None:
+    """No argument value a script can pass makes an exception escape or a bad return."""
+    engine_object = junk is ENGINE_OBJECT
+    if engine_object:
+        junk = rt.make_udp()  # an engine Reference that is not connected
+    for cls in (rt.peer_cls, rt.server_cls):
+        names = [name for name in rt.exposed_methods(cls) if not name.startswith("__")]
+        assert {"get_backend", "get_last_error_message"} <= set(names)
+        for name in names:
+            obj = rt.new(cls)
+            parameters = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
+            rt.call(obj, name, *[junk] * len(parameters))
+    if engine_object and rt.name == "godot_python":  # each wrapper of it retained once
+        gc.collect()
+        assert junk.get_reference_count() == 1
+
+
+class AdapterEchoServer:
+    """An echo server run through the server and peer adapters: a party for pump().
+
+    Each UDP peer goes through ``take_connection`` (maiself's real class, Godot 4's shape)
+    or ``accept_connection`` with the server id (the other runtimes); ``takes`` records the
+    status each new peer had, ``peers`` keeps the ones handshaking.
+    """
+
+    def __init__(self, rt: Runtime, options: Any) -> None:
+        self.rt = rt
+        self.server = rt.new(rt.server_cls)
+        assert rt.call(self.server, "setup", options) == OK, rt.call(
+            self.server, "get_last_error_message"
+        )
+        self.server_id = rt.call(self.server, "get_server_id")
+        self.udp_server = rt.make_udp_server()
+        self.port = rt.udp_server_port(self.udp_server)
+        self.peers: List[Any] = []
+        self.takes: List[int] = []
+
+    def poll(self) -> None:
+        rt = self.rt
+        self.udp_server.poll()
+        while self.udp_server.is_connection_available():
+            udp = self.udp_server.take_connection()
+            if rt.name == "maiself":
+                peer = rt.call(self.server, "take_connection", udp)
+                assert isinstance(peer, rt.peer_cls)
+            else:
+                peer = rt.new(rt.peer_cls)
+                assert rt.call(peer, "accept_connection", self.server_id, udp) == OK
+            self.takes.append(rt.status(peer))
+            if rt.status(peer) == Status.HANDSHAKING:
+                self.peers.append(peer)
+        for peer in self.peers:
+            rt.call(peer, "poll")
+            while rt.status(peer) == Status.CONNECTED and (
+                rt.call(peer, "get_available_packet_count") > 0
+            ):
+                packet = rt.call(peer, "get_packet")
+                assert rt.call(peer, "put_packet", packet) == OK
+
+    def connect(self, tls: TLSOptions, hostname: str = "localhost") -> PacketPeerDTLS:
+        """A godot_dtls client connected to this server (the handshake is over)."""
+        udp = PacketPeerUDP()
+        assert udp.connect_to_host(V4, self.port) == Error.OK
+        client = PacketPeerDTLS()
+        assert client.connect_to_peer(udp, hostname, tls) == Error.OK
+        assert pump(self.rt, [], lambda: client.get_status() != Status.HANDSHAKING, client, self)
+        return client
+
+    def stop(self) -> None:
+        self.udp_server.stop()
+
+
+def test_server_adapter_accepts_a_godot_dtls_client(rt: Runtime, pki: Any) -> None:
+    serving = AdapterEchoServer(rt, server_options(pki))
+    client = serving.connect(pki.client_options())
+    assert client.get_status() == Status.CONNECTED
+    assert serving.takes == [Status.ERROR, Status.HANDSHAKING]  # cookie exchange, then retry
+    for size in SIZES:
+        payload = os.urandom(size)
+        assert client.put_packet(payload) == Error.OK
+        assert pump(rt, [], lambda: client.get_available_packet_count() > 0, client, serving)
+        assert client.get_packet() == payload
+    client.disconnect_from_peer()
+    assert pump(rt, [], lambda: rt.status(serving.peers[0]) == Status.DISCONNECTED, serving)
+    serving.stop()
+
+
+# ---------------------------------------------------------------- beyond the engine
+
+PSK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
+RESUME: Dict[str, Any] = {"session_resumption": True}
+VALUE_TYPES = (type(None), bool, int, float, str)
+
+
+def to_python(value: Any) -> Any:
+    """A value returned to GDScript, as plain Python; fails on anything that is not a
+    Variant of the runtime (a Dictionary, an Array, a String or a scalar)."""
+    name = type(value).__name__
+    if name == "GDString":
+        return str(value)
+    if name == "Dictionary":
+        return {to_python(key): to_python(value[key]) for key in list(value.keys())}
+    if name in ("Array", "PoolStringArray", "PackedStringArray"):
+        return [to_python(item) for item in value]
+    assert type(value) in VALUE_TYPES, f"{value!r} is not a Variant value"
+    return value
+
+
+def leaf_pin(pki: Any) -> str:
+    return pin_text(spki_sha256(pki.server_chain().certificates[0]))
+
+
+def make_crl(ca: Any, revoked_serials: Sequence[int], next_update_in: float = 86400.0) -> str:
+    """A PEM CRL signed by the trustme CA ``ca``, revoking ``revoked_serials``."""
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), password=None)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(ca_cert.subject)
+        .last_update(now - datetime.timedelta(days=2))
+        .next_update(now + datetime.timedelta(seconds=next_update_in))
+    )
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - datetime.timedelta(hours=1))
+            .build()
+        )
+    crl = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    return crl.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def handshake(rt: Runtime, port: int, hostname: str, options: Any, *others: Any) -> Any:
+    """A new adapter peer whose handshake with ``port`` has ended (either way)."""
+    udp = connect_udp(rt, port)
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "connect_to_peer", udp, hostname, options) == OK, str(
+        rt.call(peer, "get_last_error_message")
+    )
+    assert pump(rt, [peer], lambda: rt.status(peer) != Status.HANDSHAKING, *others)
+    return peer
+
+
+@contextlib.contextmanager
+def echo_server(options: TLSOptions) -> Iterator[EchoServer]:
+    server = EchoServer(options, 0, V4)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def test_pins_accept_the_server_key_and_refuse_others(
+    rt: Runtime, pki: Any, echo: EchoServer
+) -> None:
+    ca_pin_hex = spki_sha256(pki.ca_certificate().certificates[0]).hex()
+    as_array = client_options(pki, pinned_spki_sha256=[leaf_pin(pki)])
+    peer = handshake(rt, echo.port, "localhost", as_array, echo)
+    assert rt.status(peer) == Status.CONNECTED
+    echo_round_trip(rt, peer, echo, 64)
+    packed = {**client_options(pki), "pinned_spki_sha256": rt.make_string_array([ca_pin_hex])}
+    assert rt.status(handshake(rt, echo.port, "localhost", packed, echo)) == Status.CONNECTED
+
+    wrong = client_options(pki, pinned_spki_sha256=[(b"\x01" * 32).hex()])
+    refused = handshake(rt, echo.port, "localhost", wrong, echo)
+    assert rt.status(refused) == Status.ERROR
+    message = str(rt.call(refused, "get_last_error_message"))
+    assert "no pinned key" in message and leaf_pin(pki) in message  # names the keys seen
+    assert any("no pinned key" in line for line in rt.errors())
+
+
+def test_pin_alone_trusts_a_self_signed_server(rt: Runtime) -> None:
+    crypto = Crypto()
+    key = crypto.generate_ec()
+    certificate = crypto.generate_self_signed_certificate(key, "CN=game-server")
+    pin = pin_text(spki_sha256(certificate.certificates[0]))
+    with echo_server(TLSOptions.server(key, certificate)) as server:
+        options = {"mode": "client_unsafe", "pinned_spki_sha256": [pin]}
+        peer = handshake(rt, server.port, "game.example", options, server)
+        assert rt.status(peer) == Status.CONNECTED
+        echo_round_trip(rt, peer, server, 1200)
+
+
+def test_revocation_lists(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    serial = pki.server_chain().certificates[0].serial_number
+    clean = client_options(pki, crls_pem=[make_crl(pki.ca, [])])
+    assert rt.status(handshake(rt, echo.port, "localhost", clean, echo)) == Status.CONNECTED
+    revoking = client_options(pki, crls_pem=[make_crl(pki.ca, [serial])])
+    revoked = handshake(rt, echo.port, "localhost", revoking, echo)
+    assert rt.status(revoked) == Status.ERROR
+    assert "revoked" in str(rt.call(revoked, "get_last_error_message"))
+    stale = [make_crl(pki.ca, [], next_update_in=-3600)]
+    hard = handshake(rt, echo.port, "localhost", client_options(pki, crls_pem=stale), echo)
+    assert rt.status(hard) == Status.ERROR
+    soft_options = {**client_options(pki, crls_pem=stale), "crl_soft_fail": True}
+    soft = handshake(rt, echo.port, "localhost", soft_options, echo)
+    assert rt.status(soft) == Status.CONNECTED
+
+
+def test_alpn_is_agreed_and_the_key_log_written(
+    rt: Runtime, pki: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSLKEYLOGFILE", raising=False)
+    key_log = tmp_path / "keys.log"
+    tls = TLSOptions.server(pki.server_key(), pki.server_chain(), alpn=["game/2", "game/1"])
+    with echo_server(tls) as server:
+        options = client_options(pki, alpn=["game/1", "game/2"], key_log_file=str(key_log))
+        peer = handshake(rt, server.port, "localhost", options, server)
+        assert rt.status(peer) == Status.CONNECTED
+        protocol = rt.call(peer, "get_alpn_protocol")
+        assert str(protocol) == "game/2"
+        assert to_python(rt.call(peer, "get_stats"))["alpn"] == "game/2"
+        assert key_log.read_text().startswith("CLIENT_RANDOM ")
+        plain = handshake(rt, server.port, "localhost", client_options(pki), server)
+        assert str(rt.call(plain, "get_alpn_protocol")) == ""
+
+
+def test_second_connection_resumes_the_session(rt: Runtime, pki: Any) -> None:
+    tls = TLSOptions.server(pki.server_key(), pki.server_chain(), session_resumption=True)
+    with echo_server(tls) as server:
+        resumed = []
+        for _ in range(2):  # a new adapter peer and a new, equal options Dictionary each time
+            peer = handshake(rt, server.port, "localhost", client_options(pki, **RESUME), server)
+            assert rt.status(peer) == Status.CONNECTED
+            flag = rt.call(peer, "is_session_resumed")
+            assert type(flag) is bool
+            resumed.append(flag)
+            assert to_python(rt.call(peer, "get_stats"))["session_resumed"] is flag
+            echo_round_trip(rt, peer, server, 64)
+            assert rt.call(peer, "disconnect_from_peer") == OK
+        assert resumed == [False, True]
+        without = handshake(rt, server.port, "localhost", client_options(pki), server)
+        assert rt.call(without, "is_session_resumed") is False
+
+
+def test_psk_client_through_the_options_dictionary(rt: Runtime) -> None:
+    with echo_server(TLSOptions.server_psk({"player-1": PSK_KEY})) as server:
+        options = {"mode": "client_psk", "psk_identity": "player-1", "psk_key_hex": PSK_KEY.hex()}
+        peer = handshake(rt, server.port, "", options, server)
+        assert rt.status(peer) == Status.CONNECTED, str(rt.call(peer, "get_last_error_message"))
+        echo_round_trip(rt, peer, server, 1200)
+        assert "PSK" in to_python(rt.call(peer, "get_stats"))["cipher"]
+
+
+def test_equal_option_dictionaries_share_one_tls_options(rt: Runtime, pki: Any) -> None:
+    """godot_dtls keys its OpenSSL contexts and resumable sessions by TLSOptions object."""
+    from godot_dtls.engine import options as bridge
+    runtime = rt.peer_module.RUNTIME
+    first = bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)
+    assert first is bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)
+    assert first is not bridge.client_options(client_options(pki, alpn=["game/2"]), runtime)
+    assert bridge.client_options({"mode": "client"}, runtime) is None  # the shared default
+    for index in range(bridge.OPTIONS_CACHE_SIZE):
+        bridge.client_options(client_options(pki, common_name_override=f"h{index}"), runtime)
+    assert len(bridge._options_cache) == bridge.OPTIONS_CACHE_SIZE  # bounded
+
+
+def test_stats_are_a_dictionary_of_plain_values(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    peer = rt.new(rt.peer_cls)
+    before = rt.call(peer, "get_stats")
+    assert isinstance(before, rt.dictionary_type) and to_python(before) == {}
+    assert rt.call(peer, "is_session_resumed") is False
+    assert str(rt.call(peer, "get_alpn_protocol")) == ""
+    peer = connected_peer(rt, echo, "localhost", client_options(pki))
+    echo_round_trip(rt, peer, echo, 100)
+    stats = rt.call(peer, "get_stats")
+    assert isinstance(stats, rt.dictionary_type)
+    plain = to_python(stats)
+    assert plain["version"] == "DTLSv1.2"
+    assert "GCM" in plain["cipher"] or "CHACHA" in plain["cipher"]
+    assert plain["packets_sent"] == 1 and plain["packets_received"] == 1
+    assert plain["bytes_sent"] > 100 and plain["handshake_time"] >= 0
+    assert plain["session_resumed"] is False and plain["alpn"] == ""
+    assert rt.call(peer, "disconnect_from_peer") == OK
+    assert to_python(rt.call(peer, "get_stats"))["alerts_sent"] == ["close_notify"]
+
+
+def test_stats_fall_back_to_an_empty_dictionary(rt: Runtime) -> None:
+    peer = rt.new(rt.peer_cls)
+    assert rt.call(peer, "get_status") == Status.DISCONNECTED  # the core exists now
+
+    def broken(*args: Any) -> Any:
+        raise RuntimeError("broken inside")
+
+    library_peer = peer._dtls_core._peer
+    library_peer.get_stats = library_peer.is_session_resumed = broken
+    library_peer.get_alpn_protocol = broken
+    stats = rt.call(peer, "get_stats")
+    assert isinstance(stats, rt.dictionary_type) and to_python(stats) == {}
+    assert rt.call(peer, "is_session_resumed") is False
+    assert str(rt.call(peer, "get_alpn_protocol")) == ""
+    assert "broken inside" in str(rt.call(peer, "get_last_error_message"))
+
+
+def test_bad_extension_values_give_invalid_parameter(rt: Runtime, pki: Any) -> None:
+    udp = connect_udp(rt, 9)  # never sent to: every call below fails before that
+    peer = rt.new(rt.peer_cls)
+    pin = leaf_pin(pki)
+    psk = {"mode": "client_psk", "psk_identity": "player-1", "psk_key_hex": PSK_KEY.hex()}
+    client_cases = [
+        (client_options(pki, pinned_spki_sha256=["xyz"]), "not a SHA-256 SPKI pin"),
+        (client_options(pki, pinned_spki_sha256=pin), "must be an Array of Strings"),
+        (client_options(pki, alpn="game/1"), 'options["alpn"] must be an Array of Strings'),
+        (client_options(pki, alpn=42), "Array of Strings, got int"),
+        (client_options(pki, alpn=[""]), "ALPN names are 1 to 255 bytes"),
+        (client_options(pki, alpn=[7]), 'options["alpn"][0] must be a String'),
+        (client_options(pki, session_resumption="yes"), "must be a bool"),
+        (client_options(pki, crl_soft_fail=1), "must be a bool"),
+        (client_options(pki, crls_pem=["junk"]), 'options["crls_pem"][0]'),
+        (client_options(pki, key_log_file="user://keys.log"), "globalize_path"),
+        (client_options(pki, key_log_file=7), "must be a String"),
+        (client_options(pki, pins=[pin]), 'unknown key "pins"'),
+        ({"mode": "client_unsafe", "crls_pem": ["x"]}, 'cannot be used in mode "client_unsafe"'),
+        ({**psk, "pinned_spki_sha256": [pin]}, 'cannot be used in mode "client_psk"'),
+        ({**psk, "session_resumption": True}, 'cannot be used in mode "client_psk"'),
+        ({**psk, "psk_key_hex": "zz"}, "hex digits"),
+        ({**psk, "psk_key_hex": ""}, 'options["psk_key_hex"] is missing'),
+        ({**psk, "psk_identity": ""}, 'options["psk_identity"] is missing'),
+        ({"mode": "psk"}, 'options["mode"] must be'),
+    ]
+    for options, expected in client_cases:
+        assert rt.call(peer, "connect_to_peer", udp, "localhost", options) == INVALID, options
+        message = str(rt.call(peer, "get_last_error_message"))
+        assert expected in message, (options, message)
+        assert any(expected in line for line in rt.errors()), options
+    assert rt.status(peer) == Status.DISCONNECTED
+
+    plain = server_options(pki)
+    server_cases = [
+        ({"mode": "server_psk"}, 'options["psk_keys_hex"] is missing'),
+        ({"mode": "server_psk", "psk_keys_hex": {"a": "xyz"}}, '["psk_keys_hex"]["a"]'),
+        ({"mode": "server_psk", "psk_keys_hex": ["a"]}, "must be a Dictionary"),
+        ({**plain, "sni": "other.test"}, 'options["sni"] must be a Dictionary'),
+        ({**plain, "sni": {"other.test": {"key_pem": "junk"}}}, '["certificate_pem"] is missing'),
+        ({**plain, "sni": {"": plain}}, "empty server name"),
+        ({**plain, "sni": {"o": {**plain, "alpn": ["x"]}}}, 'unknown key "alpn"'),
+        ({**plain, "alpn": 5}, "Array of Strings"),
+        ({**plain, "psk_keys_hex": {"a": "00"}}, 'cannot be used in mode "server"'),
+        ({**plain, "mode": "client"}, 'options["mode"] must be "server" or "server_psk"'),
+    ]
+    for options, expected in server_cases:
+        server = rt.new(rt.server_cls)
+        assert rt.call(server, "setup", options) == INVALID, options
+        message = str(rt.call(server, "get_last_error_message"))
+        assert expected in message, (options, message)
+
+
+def test_server_adapter_with_sni_alpn_and_resumption(rt: Runtime, pki: Any, other_pki: Any) -> None:
+    other = other_pki.ca.issue_cert("other.test")
+    options = {
+        **server_options(pki),
+        "sni": {
+            "other.test": {
+                "key_pem": other.private_key_pem.bytes().decode("ascii"),
+                "certificate_pem": other.cert_chain_pems[0].bytes().decode("ascii"),
+            }
+        },
+        "alpn": ["game/1"],
+        "session_resumption": True,
+    }
+    serving = AdapterEchoServer(rt, options)
+    try:
+        named = serving.connect(other_pki.client_options(), hostname="other.test")
+        assert named.get_status() == Status.CONNECTED  # only other.test's certificate passes
+        tls = TLSOptions.client(pki.ca_certificate(), alpn=["game/1"], session_resumption=True)
+        resumed = []
+        for _ in range(2):
+            client = serving.connect(tls)
+            assert client.get_status() == Status.CONNECTED
+            assert client.get_alpn_protocol() == "game/1"
+            resumed.append(client.is_session_resumed())
+            assert pump(rt, [], lambda: rt.status(serving.peers[-1]) == Status.CONNECTED, serving)
+            assert str(rt.call(serving.peers[-1], "get_alpn_protocol")) == "game/1"
+            server_stats = to_python(rt.call(serving.peers[-1], "get_stats"))
+            assert server_stats["alpn"] == "game/1"
+            client.disconnect_from_peer()
+        assert resumed == [False, True]
+    finally:
+        serving.stop()
+
+
+def test_server_adapter_with_psk(rt: Runtime) -> None:
+    options = {
+        "mode": "server_psk",
+        "psk_keys_hex": {"player-1": PSK_KEY.hex()},
+        "psk_identity_hint": "game",
+    }
+    serving = AdapterEchoServer(rt, options)
+    try:
+        client = serving.connect(TLSOptions.client_psk("player-1", PSK_KEY), hostname="")
+        assert client.get_status() == Status.CONNECTED
+        assert client.put_packet(b"psk data") == Error.OK
+        assert pump(rt, [], lambda: client.get_available_packet_count() > 0, client, serving)
+        assert client.get_packet() == b"psk data"
+        stranger = serving.connect(TLSOptions.client_psk("stranger", PSK_KEY), hostname="")
+        assert stranger.get_status() == Status.ERROR
+    finally:
+        serving.stop()
+
+
+# ----------------------------------------------------------------- godot-python (Godot 3)
+
+
+def test_godot3_connect_forms(gp: Runtime, pki: Any, echo: EchoServer, tmp_path: Path) -> None:
+    godot = gp.root
+    cert = godot.X509Certificate()
+    assert cert.load(str(pki.ca_path)) == godot.OK
+    udp = connect_udp(gp, echo.port)
+    peer = gp.new(gp.peer_cls)
+    assert gp.call(peer, "connect_to_peer", udp, True, "localhost", cert) == OK
+    assert pump(gp, [peer], lambda: gp.status(peer) != Status.HANDSHAKING, echo)
+    assert gp.status(peer) == Status.CONNECTED
+    echo_round_trip(gp, peer, echo, 1200)
+    gc.collect()
+    assert cert.get_reference_count() == 1  # retained once, released by its wrapper
+    assert cert.save(str(tmp_path / "still-alive.crt")) == godot.OK
+    assert udp.get_reference_count() == 2  # ours and the adapter's retained wrapper
+    assert gp.call(peer, "disconnect_from_peer") == OK
+    gc.collect()
+    assert udp.get_reference_count() == 1
+
+    unsafe = connected_peer(gp, echo, False)  # validate_certs=false: no verification
+    echo_round_trip(gp, unsafe, echo, 64)
+
+    default_bundle = gp.new(gp.peer_cls)
+    udp = connect_udp(gp, echo.port)
+    assert gp.call(default_bundle, "connect_to_peer", udp, True, "localhost") == OK
+    assert pump(gp, [default_bundle], lambda: gp.status(default_bundle) > 1, echo)
+    assert gp.status(default_bundle) == Status.ERROR  # the test CA is not in the bundle
+
+
+def test_godot_python_takes_one_reference_per_udp_argument(gp: Runtime, pki: Any) -> None:
+    """Each call's wrapper of the UDP peer is retained once, on every path (else the
+    wrapper's release would free the caller's object)."""
+    udp = connect_udp(gp, 9)
+    peer = gp.new(gp.peer_cls)
+    calls = [
+        ("connect_to_peer", (udp, "localhost", "not a dictionary")),
+        ("connect_to_peer", (udp, True, 42)),
+        ("connect_to_peer", (udp, "localhost", {}, "fourth")),
+        ("accept_connection", ("1", udp)),
+        ("accept_connection", (10**9, udp)),
+    ]
+    for name, args in calls:
+        assert gp.call(peer, name, *args) == INVALID
+        gc.collect()
+        assert udp.get_reference_count() == 1, name
+    unconnected = gp.root.PacketPeerUDP()
+    options = client_options(pki)
+    assert gp.call(peer, "connect_to_peer", unconnected, "localhost", options) == INVALID
+    gc.collect()
+    assert unconnected.get_reference_count() == 1
+
+
+def test_godot_python_declaration_rules(gp: Runtime) -> None:
+    godot = gp.root
+    for module, cls in ((gp.peer_module, gp.peer_cls), (gp.server_module, gp.server_cls)):
+        assert godot.exposed_classes[module.__name__] is cls
+        exposed = [v for v in vars(module).values() if getattr(v, "_gd_exposed", False)]
+        assert exposed == [cls]
+        assert cls.__init__.__name__ == "<lambda>"  # replaced by @exposed
+        with pytest.raises(ValueError, match="single class"):
+            godot.exposed(type("Second", (godot.Reference,), {"__module__": module.__name__}))
+    assert "status_changed" in gp.peer_cls._gd_signals
+    peer = gp.new(gp.peer_cls)
+    assert "_dtls_core" not in vars(peer)  # state is made on first use
+    assert gp.call(peer, "get_status") == Status.DISCONNECTED
+    assert "_dtls_core" in vars(peer)
+    assert not hasattr(peer, "emit_signal")  # only call("emit_signal", ...) exists
+    assert peer.STATUS_CONNECTED == 2
+
+
+# --------------------------------------------------------------- godot-python-extension
+
+
+def test_maiself_declaration_rules() -> None:
+    with isolated_import("maiself", ("godot", f"{PACKAGE}.godot_python_extension")) as (
+        godot,
+        module,
+    ):
+        assert godot.class_db["PyPacketPeerDTLS"] is module.PyPacketPeerDTLS
+        assert godot.class_db["PyDTLSServer"] is module.PyDTLSServer
+        assert module.PyPacketPeerDTLS._gd_constants == {
+            "STATUS_DISCONNECTED": 0,
+            "STATUS_HANDSHAKING": 1,
+            "STATUS_CONNECTED": 2,
+            "STATUS_ERROR": 3,
+            "STATUS_ERROR_HOSTNAME_MISMATCH": 4,
+        }
+        assert module.PyPacketPeerDTLS._gd_signals == ["status_changed"]
+        assert "take_connection" in module.PyDTLSServer._gd_methods
+        peer = godot._gd_new(module.PyPacketPeerDTLS)  # __init__ runs (the base one)
+        assert "_dtls_core" not in vars(peer)  # state is made on first use
+        assert godot._gd_call(peer, "get_status").value == Status.DISCONNECTED
+        assert "_dtls_core" in vars(peer)
+
+
+# ---------------------------------------------------------------------------- py4godot
+
+
+def test_py4godot_declaration_rules() -> None:
+    names = (
+        "py4godot.classes",
+        f"{PACKAGE}.py4godot.PyPacketPeerDTLS",
+        f"{PACKAGE}.py4godot.PyDTLSServer",
+    )
+    with isolated_import("py4godot", names) as (classes, peer_module, server_module):
+        for module, cls in (
+            (peer_module, peer_module.PyPacketPeerDTLS),
+            (server_module, server_module.PyDTLSServer),
+        ):
+            assert Path(module.__file__).stem == cls.__name__
+            assert classes.registered_class(module.__name__) is cls
+            assert cls._py4godot_properties == []  # internal state stays _underscored
+        ((name, arguments),) = peer_module.PyPacketPeerDTLS._py4godot_signals
+        assert (name, [(a.name, a.type) for a in arguments]) == (
+            "status_changed",
+            [("status", int)],
+        )
+        assert server_module.PyDTLSServer._py4godot_signals == []
+        with pytest.raises(ValueError, match="file stem"):
+            classes.gdclass(type("Renamed", (), {"__module__": peer_module.__name__}))

@@ -1,1 +1,0 @@
-../../python/godot_dtls/bench/godot3/bench_common.gd

@@ -1,0 +1,1 @@
+../../../python/godot_dtls/tools/bench/godot3/bench_common.gd
