@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Callable, Dict, Iterator, List, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 from cryptography import x509
@@ -53,7 +53,7 @@ def _is_isolated(name: str) -> bool:
 @contextlib.contextmanager
 def isolated_import(
     standin: str, modules: Sequence[str], extra_path: Sequence[Path] = ()
-) -> Iterator[List[ModuleType]]:
+) -> Iterator[list[ModuleType]]:
     """Import ``modules`` with one stand-in first on sys.path; restore everything after.
 
     The three stand-ins all define top-level ``godot`` / ``py4godot`` packages and the
@@ -102,11 +102,11 @@ class Runtime:
     read_bytes: Callable[[Any], bytes]
     byte_array_type: type
     dictionary_type: type
-    make_string_array: Callable[[List[str]], Any]
-    watch_status: Callable[[Any], List[int]]
-    errors: Callable[[], List[str]]
-    escaped: Callable[[], List[str]] = field(default=lambda: [])
-    exposed_methods: Callable[[type], List[str]] = field(default=lambda cls: [])
+    make_string_array: Callable[[list[str]], Any]
+    watch_status: Callable[[Any], list[int]]
+    errors: Callable[[], list[str]]
+    escaped: Callable[[], list[str]] = field(default=lambda: [])
+    exposed_methods: Callable[[type], list[str]] = field(default=lambda cls: [])
 
     def call(self, obj: Any, name: str, *args: Any) -> Any:
         """A call from GDScript that must not end in a call error or an escaped exception."""
@@ -127,23 +127,23 @@ def _godot_python(capsys: pytest.CaptureFixture[str]) -> Iterator[Runtime]:
         f"{PACKAGE}.godot_python.dtls_server",
     )
     with isolated_import("godot_python", names) as (godot, peer_module, server_module):
-        stderr: List[str] = []
+        stderr: list[str] = []
 
-        def errors() -> List[str]:
+        def errors() -> list[str]:
             stderr.append(capsys.readouterr().err)
             return "".join(stderr).splitlines()
 
         class Recorder(godot.Reference):
             def __init__(self) -> None:
                 super().__init__()
-                self.seen: List[int] = []
+                self.seen: list[int] = []
 
             def on_status(self, status: int) -> None:
                 self.seen.append(status)
 
-        recorders: List[Any] = []
+        recorders: list[Any] = []
 
-        def watch_status(peer: Any) -> List[int]:
+        def watch_status(peer: Any) -> list[int]:
             recorder = Recorder()
             recorders.append(recorder)
             assert peer.connect("status_changed", recorder, "on_status") == godot.OK
@@ -183,8 +183,8 @@ def _maiself() -> Iterator[Runtime]:
     names = ("godot", f"{PACKAGE}.godot_python_extension")
     with isolated_import("maiself", names) as (godot, module):
 
-        def watch_status(peer: Any) -> List[int]:
-            seen: List[int] = []
+        def watch_status(peer: Any) -> list[int]:
+            seen: list[int] = []
             peer.status_changed.connect(seen.append)
             return seen
 
@@ -232,8 +232,8 @@ def _py4godot() -> Iterator[Runtime]:
             modules
         )
 
-        def watch_status(peer: Any) -> List[int]:
-            seen: List[int] = []
+        def watch_status(peer: Any) -> list[int]:
+            seen: list[int] = []
             peer.status_changed.connect(seen.append)
             return seen
 
@@ -242,7 +242,7 @@ def _py4godot() -> Iterator[Runtime]:
             assert server.listen(0, V4) == OK
             return server
 
-        def messages(kind: str) -> List[str]:
+        def messages(kind: str) -> list[str]:
             return [text for what, text in functions.messages if what == kind]
 
         yield Runtime(
@@ -297,9 +297,9 @@ def echo(pki: Any) -> Iterator[EchoServer]:
 # --------------------------------------------------------------------------------- helpers
 
 
-def client_options(pki: Any, **extra: Any) -> Dict[str, Any]:
+def client_options(pki: Any, **extra: Any) -> dict[str, Any]:
     """The facade's options Dictionary, holding the test CA (plus ``extra`` keys)."""
-    options: Dict[str, Any] = {
+    options: dict[str, Any] = {
         "mode": "client",
         "trusted_chain_pem": pki.ca.cert_pem.bytes().decode("ascii"),
     }
@@ -307,7 +307,7 @@ def client_options(pki: Any, **extra: Any) -> Dict[str, Any]:
     return options
 
 
-def server_options(pki: Any) -> Dict[str, str]:
+def server_options(pki: Any) -> dict[str, str]:
     chain = b"".join(blob.bytes() for blob in pki.server_cert.cert_chain_pems)
     return {
         "key_pem": pki.server_cert.private_key_pem.bytes().decode("ascii"),
@@ -485,8 +485,8 @@ class AdapterEchoServer:
         self.server_id = rt.call(self.server, "get_server_id")
         self.udp_server = rt.make_udp_server()
         self.port = rt.udp_server_port(self.udp_server)
-        self.peers: List[Any] = []
-        self.takes: List[int] = []
+        self.peers: list[Any] = []
+        self.takes: list[int] = []
 
     def poll(self) -> None:
         rt = self.rt
@@ -541,7 +541,7 @@ def test_server_adapter_accepts_a_godot_dtls_client(rt: Runtime, pki: Any) -> No
 # ---------------------------------------------------------------- beyond the engine
 
 PSK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
-RESUME: Dict[str, Any] = {"session_resumption": True}
+RESUME: dict[str, Any] = {"session_resumption": True}
 VALUE_TYPES = (type(None), bool, int, float, str)
 
 
@@ -700,6 +700,7 @@ def test_psk_client_through_the_options_dictionary(rt: Runtime) -> None:
 def test_equal_option_dictionaries_share_one_tls_options(rt: Runtime, pki: Any) -> None:
     """godot_dtls keys its OpenSSL contexts and resumable sessions by TLSOptions object."""
     from godot_dtls.engine import options as bridge
+
     runtime = rt.peer_module.RUNTIME
     first = bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)
     assert first is bridge.client_options(client_options(pki, alpn=["game/1"]), runtime)

@@ -12,7 +12,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List, Set
 
 import pytest
 
@@ -53,7 +52,7 @@ def source(path: Path) -> str:
     return path.read_text(encoding="utf-8")
 
 
-def functions(path: Path) -> Dict[str, Dict[str, str]]:
+def functions(path: Path) -> dict[str, dict[str, str]]:
     """``name -> {"params": ..., "returns": ...}`` for every top-level func of a script."""
     return {
         match.group(2): {
@@ -64,7 +63,7 @@ def functions(path: Path) -> Dict[str, Dict[str, str]]:
     }
 
 
-def enum_members(path: Path, name: str) -> List[str]:
+def enum_members(path: Path, name: str) -> list[str]:
     body = re.search(rf"^enum\s+{name}\s*\{{(.*?)\}}", source(path), re.MULTILINE | re.DOTALL)
     assert body is not None, f"enum {name} not found in {path.name}"
     members = []
@@ -76,7 +75,7 @@ def enum_members(path: Path, name: str) -> List[str]:
     return members
 
 
-def python_methods(path: Path, class_name: str) -> Set[str]:
+def python_methods(path: Path, class_name: str) -> set[str]:
     """Method names a class defines in an adapter module (read with ast, not imported:
     the runtimes' ``godot`` / ``py4godot`` modules do not exist here)."""
     tree = ast.parse(source(path))
@@ -90,7 +89,7 @@ def python_methods(path: Path, class_name: str) -> Set[str]:
 OBJECT_METHODS = {"has_method", "call", "get_script", "set_script", "connect", "emit_signal"}
 
 
-def calls_on(path: Path, receiver: str) -> Set[str]:
+def calls_on(path: Path, receiver: str) -> set[str]:
     """Methods a script calls on ``receiver`` (Object's built-ins left out)."""
     return set(re.findall(rf"\b{receiver}\.(\w+)\(", source(path))) - OBJECT_METHODS
 
@@ -257,7 +256,7 @@ SERVER_EXTENSION_METHODS = {
 }
 
 
-def option_keys(path: Path) -> Set[str]:
+def option_keys(path: Path) -> set[str]:
     """Every key a facade puts in an options Dictionary: the keys of its Dictionary
     literals (EXTENSION_FEATURES included) and of its ``_set_extra`` / ``_extras`` calls."""
     text = "\n".join(line for line in source(path).splitlines() if not line.startswith("#"))

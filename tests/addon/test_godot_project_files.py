@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Any, List
+from typing import Any
 
 import pytest
 
@@ -219,7 +219,7 @@ def test_project_godot_is_a_godot4_project_with_the_demo_and_plugin() -> None:
 def test_module_search_path_reaches_the_python_packages() -> None:
     """godot-python-extension imports ``python_package`` and ``godot_dtls`` through it."""
     project = load_config(REPO / "project.godot")
-    search_path: List[str] = project.get_value("python", "config/module_search_path")
+    search_path: list[str] = project.get_value("python", "config/module_search_path")
     assert isinstance(search_path, list) and "res://" in search_path
     roots = [res_path(entry) for entry in search_path]
     pyextension = load_config(REPO / "godot_dtls.pyextension")
@@ -295,7 +295,7 @@ def test_gitattributes_ships_only_the_addon() -> None:
     assert rules["/addons/**"] == ["!export-ignore"]
 
 
-def _every_value(value: Any) -> List[Any]:
+def _every_value(value: Any) -> list[Any]:
     if isinstance(value, list):
         return [v for item in value for v in _every_value(item)]
     if isinstance(value, dict):

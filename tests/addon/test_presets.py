@@ -13,7 +13,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import List, Optional, Tuple
 
 import pytest
 
@@ -32,7 +31,7 @@ from godot_dtls.tools.presets import (
 REPO = Path(__file__).resolve().parents[2]
 
 
-def preset(index: int, name: str, platform: str, options: Optional[List[str]]) -> str:
+def preset(index: int, name: str, platform: str, options: list[str] | None) -> str:
     """One preset as Godot writes it; ``options=None`` leaves out the options section."""
     text = (
         f'[preset.{index}]\n\nname="{name}"\nplatform="{platform}"\nrunnable=true\n'
@@ -68,13 +67,13 @@ def write(tmp_path: Path, text: str, newline: str = "\n") -> Path:
     return path
 
 
-def run(argv: List[str], capsys: pytest.CaptureFixture[str]) -> Tuple[int, str, str]:
+def run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     code = cli.main(["check-presets", *argv])
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 
 
-def changed_lines(before: str, after: str) -> Tuple[List[str], List[str]]:
+def changed_lines(before: str, after: str) -> tuple[list[str], list[str]]:
     """(removed, added) lines of a line diff, endings included."""
     removed, added = [], []
     for line in difflib.ndiff(before.splitlines(True), after.splitlines(True)):
@@ -219,9 +218,9 @@ def test_path_may_be_a_directory_or_default_to_the_cwd(
 def test_fix_changes_exactly_one_line(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    options: List[str],
-    removed: List[str],
-    added: List[str],
+    options: list[str],
+    removed: list[str],
+    added: list[str],
 ) -> None:
     text = presets_file(
         preset(0, "Linux", "Linux", LINUX),

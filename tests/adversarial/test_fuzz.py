@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import random
-from typing import Iterator, List, Optional
+from typing import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +23,7 @@ from godot_dtls.core.events import FailureReason
 from godot_dtls.core.records import MAX_DATAGRAM_SIZE, RECORD_HEADER_SIZE
 from godot_dtls.tools import cli, fuzz
 
-_world: Optional[fuzz.FuzzWorld] = None
+_world: fuzz.FuzzWorld | None = None
 
 LIVE_KINDS = fuzz.TARGET_KINDS[:7]
 SETTINGS = settings(
@@ -51,7 +51,7 @@ def watched_session(kind: str, rng: random.Random) -> Iterator[fuzz.Session]:
         yield session
 
 
-def assert_sound(session: fuzz.Session, findings: List[fuzz.Finding]) -> None:
+def assert_sound(session: fuzz.Session, findings: list[fuzz.Finding]) -> None:
     """The fuzzer found nothing, and the target's visible state says the same."""
     assert not findings, "\n".join(f.describe() for f in findings)
     assert isinstance(session.target.state, ConnectionState)

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import threading
 import time
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator
 
 import pytest
 
@@ -39,7 +39,7 @@ HOST = "127.0.0.1"
 WAIT = 2.0
 
 
-def numbered(count: int, size: int = 40) -> List[bytes]:
+def numbered(count: int, size: int = 40) -> list[bytes]:
     """``count`` distinct datagrams whose first 4 bytes are their number."""
     return [
         i.to_bytes(4, "big") + bytes((i + j) % 256 for j in range(size - 4)) for i in range(count)
@@ -48,12 +48,12 @@ def numbered(count: int, size: int = 40) -> List[bytes]:
 
 def run(
     engine: ImpairmentEngine,
-    datagrams: List[bytes],
+    datagrams: list[bytes],
     direction: Direction = C2S,
     step: float = 0.001,
-) -> List[Emission]:
+) -> list[Emission]:
     """Feed ``datagrams`` one per ``step`` seconds, expire holds, flush; emissions in order."""
-    out: List[Emission] = []
+    out: list[Emission] = []
     now = 0.0
     for datagram in datagrams:
         out.extend(engine.expire(now))
@@ -124,7 +124,7 @@ def test_same_seed_gives_the_same_actions_and_output() -> None:
     rng = random.Random(7)
     traffic = [bytes(rng.getrandbits(8) for _ in range(rng.randint(1, 300))) for _ in range(2000)]
 
-    def one_run(seed: int) -> Tuple[list, list]:
+    def one_run(seed: int) -> tuple[list, list]:
         engine = ImpairmentEngine(seed, _busy(), _busy(), log_limit=None)
         out = run(engine, traffic[:1000], C2S) + run(engine, traffic[1000:], S2C)
         return list(engine.actions), out
@@ -296,7 +296,7 @@ class UDPEcho:
         self.sock.bind((HOST, 0))
         self.sock.setblocking(False)
         self.port = self.sock.getsockname()[1]
-        self.seen: List[Tuple[Tuple[str, int], bytes]] = []
+        self.seen: list[tuple[tuple[str, int], bytes]] = []
 
     def step(self) -> None:
         for _ in range(1000):
@@ -332,7 +332,7 @@ def pump(proxy: ImpairmentProxy, echo: UDPEcho, until: float) -> None:
         echo.step()
 
 
-def receive_all(sock: socket.socket, limit: float = 0.2) -> List[bytes]:
+def receive_all(sock: socket.socket, limit: float = 0.2) -> list[bytes]:
     """Everything waiting on ``sock`` (stops after ``limit`` s of silence)."""
     sock.settimeout(limit)
     out = []
@@ -553,7 +553,7 @@ def test_proxy_on_ipv6_loopback() -> None:
     ("text", "expected"),
     [("127.0.0.1:5000", ("127.0.0.1", 5000)), ("[::1]:4433", ("::1", 4433))],
 )
-def test_parse_host_port(text: str, expected: Tuple[str, int]) -> None:
+def test_parse_host_port(text: str, expected: tuple[str, int]) -> None:
     assert parse_host_port(text) == expected
 
 
@@ -575,7 +575,7 @@ def _cli(*args: str) -> subprocess.Popen:
     )
 
 
-def _ready_port(process: subprocess.Popen) -> Optional[int]:
+def _ready_port(process: subprocess.Popen) -> int | None:
     assert process.stdout is not None
     line = process.stdout.readline()
     return int(line.split()[1].rstrip(":")) if line.startswith("READY ") else None

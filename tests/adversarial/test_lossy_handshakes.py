@@ -38,7 +38,7 @@ import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Iterable
 
 import pytest
 
@@ -106,11 +106,11 @@ class LossyClient:
     peer: PacketPeerDTLS
     udp: PacketPeerUDP
     started: float
-    ended: Optional[float] = None
-    sent: Dict[bytes, int] = field(default_factory=dict)
-    received: List[bytes] = field(default_factory=list)
-    unexpected: List[bytes] = field(default_factory=list)
-    duplicates: List[bytes] = field(default_factory=list)
+    ended: float | None = None
+    sent: dict[bytes, int] = field(default_factory=dict)
+    received: list[bytes] = field(default_factory=list)
+    unexpected: list[bytes] = field(default_factory=list)
+    duplicates: list[bytes] = field(default_factory=list)
 
     @property
     def status(self) -> Status:
@@ -165,7 +165,7 @@ def payload(client: int, seq: int, size: int = 96) -> bytes:
 
 def start_clients(
     count: int, port: int, options: TLSOptions, waiter: Waiter, **peer_args: float
-) -> List[LossyClient]:
+) -> list[LossyClient]:
     clients = []
     for index in range(count):
         udp = PacketPeerUDP()
@@ -179,7 +179,7 @@ def start_clients(
 
 
 def drive_handshakes(
-    clients: List[LossyClient],
+    clients: list[LossyClient],
     server_poll: Callable[[], object],
     waiter: Waiter,
     deadline: float,
@@ -203,7 +203,7 @@ def drive_handshakes(
 
 
 def exchange(
-    clients: List[LossyClient],
+    clients: list[LossyClient],
     server_poll: Callable[[], object],
     waiter: Waiter,
     packets: int,
@@ -234,7 +234,7 @@ def exchange(
     pump(time.monotonic() + DRAIN)
 
 
-def percentile(values: List[float], fraction: float) -> float:
+def percentile(values: list[float], fraction: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
 
@@ -250,18 +250,18 @@ def flow_trace(proxy: ImpairmentProxy, index: int) -> str:
     return "  (flow closed)"
 
 
-def report(title: str, lines: List[str]) -> None:
+def report(title: str, lines: list[str]) -> None:
     print(f"\n[{title}]\n  " + "\n  ".join(lines))
 
 
 @pytest.fixture
-def echo_statuses() -> Dict[int, List[Status]]:
+def echo_statuses() -> dict[int, list[Status]]:
     """Status history of each server-side peer of an EchoServer (on_status callback)."""
     return {}
 
 
 def echo_server(
-    pki, statuses: Dict[int, List[Status]], dtls_server: Optional[DTLSServer] = None
+    pki, statuses: dict[int, list[Status]], dtls_server: DTLSServer | None = None
 ) -> EchoServer:
     return EchoServer(
         pki.server_options(),
@@ -289,7 +289,7 @@ def godot3() -> str:
 
 #: Why the 100-client test is expected to fail today (see the minimal reproduction in
 #: section 4): it shares its reason with that test.
-def no_server_association_lost(statuses: Dict[int, List[Status]]) -> Callable[[], None]:
+def no_server_association_lost(statuses: dict[int, list[Status]]) -> Callable[[], None]:
     """Invariant of a loss/duplication/reordering run: nothing closes and nothing is
     corrupted, so a server-side peer that reached CONNECTED must stay CONNECTED."""
 
@@ -306,14 +306,14 @@ def no_server_association_lost(statuses: Dict[int, List[Status]]) -> Callable[[]
 
 @pytest.mark.timeout(int(HANDSHAKE_DEADLINE) + 60)
 def test_hundred_concurrent_handshakes_through_loss_duplication_and_reordering(
-    pki, echo_statuses: Dict[int, List[Status]], record_property
+    pki, echo_statuses: dict[int, list[Status]], record_property
 ) -> None:
     server = echo_server(pki, echo_statuses)
     proxy = ImpairmentProxy(
         target=(HOST, server.port), client_to_server=LOSSY, server_to_client=LOSSY, seed=SEED_SET
     )
     waiter = Waiter([server.fileno()])
-    clients: List[LossyClient] = []
+    clients: list[LossyClient] = []
     invariant = no_server_association_lost(echo_statuses)
     try:
         proxy.start()
@@ -379,7 +379,7 @@ def test_hundred_concurrent_handshakes_through_loss_duplication_and_reordering(
 
 
 def _report_handshakes(
-    clients: List[LossyClient], server: EchoServer, proxy: ImpairmentProxy, took: float
+    clients: list[LossyClient], server: EchoServer, proxy: ImpairmentProxy, took: float
 ) -> None:
     times = [c.handshake_time for c in clients if c.status is Status.CONNECTED]
     statuses = Counter(c.status.name for c in clients)
@@ -408,13 +408,13 @@ def _report_handshakes(
 
 
 @pytest.mark.timeout(60)
-def test_corrupted_records_are_never_delivered(pki, echo_statuses: Dict[int, List[Status]]) -> None:
+def test_corrupted_records_are_never_delivered(pki, echo_statuses: dict[int, list[Status]]) -> None:
     """20 % of the datagrams get 1-3 bytes flipped, both ways: the record MAC (AEAD tag)
     rejects them silently; nothing damaged comes out and the connections stay up."""
     server = echo_server(pki, echo_statuses)
     proxy = ImpairmentProxy(target=(HOST, server.port), seed="corrupt")
     waiter = Waiter([server.fileno()])
-    clients: List[LossyClient] = []
+    clients: list[LossyClient] = []
     try:
         proxy.start()
         # Handshakes on a clean path: epoch-0 handshake messages have no integrity
@@ -507,7 +507,7 @@ def test_target_that_never_answers_fails_at_the_handshake_timeout(pki) -> None:
 
 @pytest.mark.timeout(30)
 def test_peer_that_goes_silent_mid_handshake_fails_at_the_handshake_timeout(
-    pki, echo_statuses: Dict[int, List[Status]]
+    pki, echo_statuses: dict[int, list[Status]]
 ) -> None:
     """The proxy passes the cookie exchange and the ClientHello with the cookie, then
     drops everything: both ends are mid-handshake and must give up on time."""
@@ -563,7 +563,7 @@ def test_peer_that_goes_silent_mid_handshake_fails_at_the_handshake_timeout(
 # ------------------------------------- 4. a package bug the lossy runs turned up
 
 
-def _handshake_in_memory(pki) -> Tuple[DTLSConnection, DTLSConnection, bytes]:
+def _handshake_in_memory(pki) -> tuple[DTLSConnection, DTLSConnection, bytes]:
     """Client and server connected in memory; also returns the client's ClientHello
     with the cookie (the datagram that created the server's association)."""
     jar = CookieJar()
@@ -631,7 +631,7 @@ def test_a_real_reconnect_from_the_same_port_still_ends_the_old_connection(pki) 
 @pytest.mark.timeout(int(GODOT_DEADLINE) + 60)
 def test_lossy_handshakes_against_the_godot3_server(godot3: str, pki, record_property) -> None:
     waiter = Waiter()
-    clients: List[LossyClient] = []
+    clients: list[LossyClient] = []
     with godot_peer.start_dtls_server(
         pki.key_path, pki.cert_path, duration=GODOT_DEADLINE + 30, max_peers=0
     ) as server:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import time
-from typing import List
 
 import pytest
 
@@ -28,7 +27,7 @@ def first_client_hello(options: TLSOptions) -> bytes:
 def test_cookie_flood_keeps_no_state_and_never_amplifies(pki):
     server = EchoServer(pki.server_options(), max_pending_connections=16)
     hello = first_client_hello(pki.client_options())
-    sockets: List[socket.socket] = []
+    sockets: list[socket.socket] = []
     try:
         for _ in range(200):
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -15,7 +15,7 @@ import logging
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Deque, List, Optional
+from typing import Any
 
 import pytest
 from OpenSSL import crypto
@@ -124,7 +124,7 @@ class MemoryUDP:
     def __init__(self, network: MemoryNetwork, is_client: bool) -> None:
         self._network = network
         self._is_client = is_client
-        self.inbox: Deque[bytes] = deque()
+        self.inbox: deque[bytes] = deque()
         self.closed = False
 
     def put_packet(self, buffer: bytes) -> Error:
@@ -159,8 +159,8 @@ class MemoryNetwork:
 
     def __init__(self) -> None:
         self.client = MemoryUDP(self, is_client=True)
-        self.pending: Deque[MemoryUDP] = deque()
-        self._server_side: Optional[MemoryUDP] = None
+        self.pending: deque[MemoryUDP] = deque()
+        self._server_side: MemoryUDP | None = None
         self.in_flight = 0
 
     def carry(self, from_client: bool, datagram: bytes) -> None:
@@ -182,17 +182,17 @@ class Outcome:
     status: Status
     message: str
     setup: Error
-    echoed: Optional[bytes] = None
+    echoed: bytes | None = None
 
 
-def _take_new_peers(server: DTLSServer, udp_peers: List[Any], peers: List[PacketPeerDTLS]) -> None:
+def _take_new_peers(server: DTLSServer, udp_peers: list[Any], peers: list[PacketPeerDTLS]) -> None:
     for udp_peer in udp_peers:
         peer = server.take_connection(udp_peer)
         if peer is not None and peer.get_status() is Status.HANDSHAKING:
             peers.append(peer)
 
 
-def _echo_once(client: PacketPeerDTLS, peers: List[PacketPeerDTLS], pump: Any) -> Optional[bytes]:
+def _echo_once(client: PacketPeerDTLS, peers: list[PacketPeerDTLS], pump: Any) -> bytes | None:
     """A packet from the client must reach the server peer and come back."""
     if client.put_packet(b"ping over DTLS") != Error.OK:
         return None
@@ -211,7 +211,7 @@ def _echo_once(client: PacketPeerDTLS, peers: List[PacketPeerDTLS], pump: Any) -
 def handshake(
     transport: str,
     server_opts: TLSOptions,
-    client_opts: Optional[TLSOptions],
+    client_opts: TLSOptions | None,
     hostname: str = "localhost",
 ) -> Outcome:
     """Connect a client to a server presenting ``server_opts``; return how it ended."""
@@ -220,7 +220,7 @@ def handshake(
     if setup != Error.OK:
         return Outcome(Status.DISCONNECTED, "", setup)
     client = PacketPeerDTLS()
-    peers: List[PacketPeerDTLS] = []
+    peers: list[PacketPeerDTLS] = []
     if transport == "memory":
         network = MemoryNetwork()
 

@@ -16,7 +16,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -70,7 +70,7 @@ def settle(*parties: Any, seconds: float = 0.05) -> None:
     pump(*parties, until=lambda: False, timeout=seconds)
 
 
-def error_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
+def error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
@@ -91,7 +91,7 @@ def closed_port() -> int:
         return sock.getsockname()[1]
 
 
-def drain(sock: socket.socket, wait: float = 0.0) -> List[bytes]:
+def drain(sock: socket.socket, wait: float = 0.0) -> list[bytes]:
     """Every datagram waiting on ``sock`` (waiting up to ``wait`` s for the first one)."""
     received = []
     if wait > 0:
@@ -122,17 +122,17 @@ def roundtrip(echo: EchoServer, client: PacketPeerDTLS, payload: bytes) -> bytes
 class Session:
     client: PacketPeerDTLS
     udp: PacketPeerUDP
-    statuses: List[Status] = field(default_factory=list)
+    statuses: list[Status] = field(default_factory=list)
 
 
 def start(
     port: int,
-    options: Optional[TLSOptions],
+    options: TLSOptions | None,
     hostname: str = "localhost",
     *,
     host: str = V4,
-    client: Optional[PacketPeerDTLS] = None,
-    udp: Optional[PacketPeerUDP] = None,
+    client: PacketPeerDTLS | None = None,
+    udp: PacketPeerUDP | None = None,
 ) -> Session:
     """connect_to_peer (must return OK) towards ``host``:``port``."""
     client = client or PacketPeerDTLS()
@@ -188,7 +188,7 @@ def connected(echo, pki) -> Session:
 def make_peer(pki, echo, silent) -> Callable[[str], PacketPeerDTLS]:
     """A client in a named state: disconnected, handshaking, error, hostname_mismatch,
     closed (connected, then disconnect_from_peer)."""
-    keep: List[Session] = []
+    keep: list[Session] = []
 
     def make(state: str) -> PacketPeerDTLS:
         if state == "disconnected":
@@ -413,7 +413,7 @@ def test_connect_to_peer_first_step_failure_returns_failed_with_status_error(pki
     while udp.wait(0.01) != Error.FAILED and time.monotonic() < deadline:
         pass  # wait until the ICMP error is pending on the socket
     peer = PacketPeerDTLS()
-    statuses: List[Status] = []
+    statuses: list[Status] = []
     peer.status_changed = statuses.append
     dtls_log.clear()
     assert peer.connect_to_peer(udp, "localhost", pki.client_options()) == Error.FAILED
@@ -516,7 +516,7 @@ def test_disconnect_in_error_states_keeps_the_error_status(make_peer, state):
 
 def test_disconnect_disconnected_is_a_noop():
     peer = PacketPeerDTLS()
-    statuses: List[Status] = []
+    statuses: list[Status] = []
     peer.status_changed = statuses.append
     peer.disconnect_from_peer()
     assert peer.get_status() is Status.DISCONNECTED
@@ -536,7 +536,7 @@ def test_releasing_a_connected_peer_sends_close_notify(echo, pki):
     assert pump(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
 
 
-def _connected_peer_in_a_cycle(echo: EchoServer, pki) -> Tuple[PacketPeerDTLS, Any]:
+def _connected_peer_in_a_cycle(echo: EchoServer, pki) -> tuple[PacketPeerDTLS, Any]:
     """A CONNECTED client that refers to itself, and the server-side peer."""
     session = start(echo.port, pki.client_options())
     assert handshake(echo, session) is Status.CONNECTED
@@ -561,7 +561,7 @@ def test_garbage_collecting_a_connected_peer_reports_no_unraisable_exception(
     echo, pki, monkeypatch
 ):
     client, server_peer = _connected_peer_in_a_cycle(echo, pki)
-    unraisable: List[Any] = []
+    unraisable: list[Any] = []
     monkeypatch.setattr(sys, "unraisablehook", unraisable.append)
     del client
     gc.collect()
@@ -664,7 +664,7 @@ def test_get_packet_returns_packets_in_order(echo, connected):
     for payload in payloads:
         assert client.put_packet(payload) == OK
     assert pump(echo, until=lambda: echo.packets_echoed == len(payloads))
-    received: List[bytes] = []
+    received: list[bytes] = []
 
     def all_received() -> bool:
         while True:
@@ -767,7 +767,7 @@ def test_engine_style_read_loop_gets_everything(echo, connected):
     client = connected.client
     for i in range(4):
         assert client.put_packet(b"e%d" % i) == OK
-    received: List[bytes] = []
+    received: list[bytes] = []
 
     def frame() -> bool:
         echo.poll()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, List, Optional, Tuple
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -49,7 +49,7 @@ def pump(*parties: Any, until: Callable[[], bool], timeout: float = DEADLINE) ->
         time.sleep(0.001)
 
 
-def error_lines(caplog: pytest.LogCaptureFixture) -> List[str]:
+def error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [
         record.getMessage()
         for record in caplog.records
@@ -84,7 +84,7 @@ class ManualServer:
 
     udp_server: UDPServer
     dtls_server: DTLSServer
-    peers: List[PacketPeerDTLS] = field(default_factory=list)
+    peers: list[PacketPeerDTLS] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -95,12 +95,12 @@ class ManualServer:
         for peer in self.peers:
             peer.poll()
 
-    def next_udp_peer(self, *clients: PacketPeerDTLS) -> Optional[PacketPeerUDP]:
+    def next_udp_peer(self, *clients: PacketPeerDTLS) -> PacketPeerUDP | None:
         """Poll (server and clients) until a UDP peer is pending, then take it."""
         pump(self.udp_server, *clients, until=self.udp_server.is_connection_available)
         return self.udp_server.take_connection()
 
-    def accept(self, *clients: PacketPeerDTLS) -> Optional[PacketPeerDTLS]:
+    def accept(self, *clients: PacketPeerDTLS) -> PacketPeerDTLS | None:
         udp_peer = self.next_udp_peer(*clients)
         assert udp_peer is not None
         peer = self.dtls_server.take_connection(udp_peer)
@@ -294,7 +294,7 @@ def test_first_client_hello_gives_error_peer_and_the_retry_a_handshaking_peer(
     assert not manual.udp_server.is_connection_available()
 
 
-def expired_cookie_setup(pki, udp_server) -> Tuple[ManualServer, PacketPeerDTLS]:
+def expired_cookie_setup(pki, udp_server) -> tuple[ManualServer, PacketPeerDTLS]:
     """A server with a fake clock and a client whose first ClientHello got a cookie; the
     server's clock then jumps 61 s, so the cookie the client sends next has expired."""
     clock = FakeClock()

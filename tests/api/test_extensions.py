@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
-from typing import List, Optional
 
 import pytest
 import trustme
@@ -136,7 +135,7 @@ def test_pin_command_reads_the_pin_from_a_live_server(pki, server, capsys):
 
 def make_crl(
     ca: trustme.CA,
-    revoked_serials: List[int],
+    revoked_serials: list[int],
     next_update_in: datetime.timedelta = datetime.timedelta(days=1),
 ) -> bytes:
     ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
@@ -240,9 +239,9 @@ def test_psk_client_and_server_connect_without_certificates():
 
 
 def test_psk_server_with_a_key_lookup_callable():
-    lookups: List[str] = []
+    lookups: list[str] = []
 
-    def lookup(identity: str) -> Optional[bytes]:
+    def lookup(identity: str) -> bytes | None:
         lookups.append(identity)
         return PSK_KEY if identity.startswith("team-") else None
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Callable, List, Optional
+from typing import Callable
 
 import pytest
 
@@ -25,7 +25,7 @@ from support.memory_link import MemoryLink
 SERVER_ADDRESS = ("127.0.0.1", 40000)
 
 
-def record_lengths(datagram: bytes) -> List[int]:
+def record_lengths(datagram: bytes) -> list[int]:
     lengths = []
     offset = 0
     while offset < len(datagram):
@@ -49,9 +49,7 @@ def events_of(connection: DTLSConnection) -> list:
 def server_factory(pki) -> Callable[..., Callable[[], DTLSConnection]]:
     jar = CookieJar()
 
-    def factory(
-        mtu: int = 1400, options: Optional[TLSOptions] = None
-    ) -> Callable[[], DTLSConnection]:
+    def factory(mtu: int = 1400, options: TLSOptions | None = None) -> Callable[[], DTLSConnection]:
         context = server_context(options or pki.server_options(), jar)
         return lambda: DTLSConnection(
             context, is_client=False, peer_address=SERVER_ADDRESS, mtu=mtu
@@ -61,7 +59,7 @@ def server_factory(pki) -> Callable[..., Callable[[], DTLSConnection]]:
 
 
 def new_client(
-    options: TLSOptions, name: Optional[str] = "localhost", mtu: int = 1400, timeout: float = 123.0
+    options: TLSOptions, name: str | None = "localhost", mtu: int = 1400, timeout: float = 123.0
 ) -> DTLSConnection:
     verifier = None
     if not options.is_unsafe_client():
@@ -117,9 +115,9 @@ def test_client_hello_travels_in_one_datagram_even_with_a_small_mtu(pki):
 
 
 def test_every_datagram_respects_the_mtu_and_holds_whole_records(pki, server_factory):
-    sizes: List[int] = []
+    sizes: list[int] = []
 
-    def observe(direction: str, datagrams: List[bytes]) -> List[bytes]:
+    def observe(direction: str, datagrams: list[bytes]) -> list[bytes]:
         for datagram in datagrams:
             record_lengths(datagram)
             sizes.append(len(datagram))
@@ -185,7 +183,7 @@ def test_duplicated_records_are_dropped_by_replay_protection(pki, server_factory
 
 
 def test_reordered_server_flight_still_completes(pki, server_factory):
-    def reverse_server_flights(direction: str, datagrams: List[bytes]) -> List[bytes]:
+    def reverse_server_flights(direction: str, datagrams: list[bytes]) -> list[bytes]:
         return list(reversed(datagrams)) if direction == "s2c" else datagrams
 
     client = new_client(pki.client_options(), mtu=300)
@@ -199,7 +197,7 @@ def test_reordered_server_flight_still_completes(pki, server_factory):
 def test_lost_server_flight_is_retransmitted_on_the_timer(pki, server_factory):
     dropped = {"count": 0}
 
-    def drop_first_server_flight(direction: str, datagrams: List[bytes]) -> List[bytes]:
+    def drop_first_server_flight(direction: str, datagrams: list[bytes]) -> list[bytes]:
         # The first s2c batch is the HelloVerifyRequest, the second the server flight.
         if direction == "s2c" and datagrams:
             dropped["count"] += 1

@@ -45,7 +45,7 @@ import os
 import re
 import signal
 import time
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
@@ -244,7 +244,7 @@ def test_gnutls_cli_to_echo_server(
     gnutls_cli: str,
     server_pki: TestPKI,
     key_type: str,
-    verify_hostname: Optional[str],
+    verify_hostname: str | None,
     record_property: Callable[[str, object], None],
 ) -> None:
     """gnutls-cli verifies chain and name (``localhost``, or the IP SAN of the host

@@ -18,7 +18,7 @@ import statistics
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Iterator, Sequence
 
 import pytest
 
@@ -48,7 +48,7 @@ GODOT_STATUS_CONNECTED = 2
 GODOT_STATUS_ERROR = 3
 
 # Module-wide measurements, printed as a table at the end (see ``measurements``).
-_MEASUREMENTS: List[Tuple[str, str, float, Dict[int, float]]] = []
+_MEASUREMENTS: list[tuple[str, str, float, dict[int, float]]] = []
 
 
 # ---------------------------------------------------------------------------- fixtures
@@ -85,8 +85,8 @@ def _report(
     direction: str,
     cert: str,
     handshake_ms: float,
-    rtts_us: Dict[int, List[float]],
-) -> Dict[int, float]:
+    rtts_us: dict[int, list[float]],
+) -> dict[int, float]:
     """Print, record (junit properties) and remember one run's measurements."""
     medians = {size: statistics.median(values) for size, values in rtts_us.items() if values}
     record_property("direction", direction)
@@ -115,7 +115,7 @@ class Client:
     udp: PacketPeerUDP
     started: float = 0.0
     handshake_ms: float = 0.0
-    rtts_us: Dict[int, List[float]] = field(default_factory=dict)
+    rtts_us: dict[int, list[float]] = field(default_factory=dict)
 
     def close(self) -> None:
         self.peer.disconnect_from_peer()
@@ -194,7 +194,7 @@ def _echo(client: Client, data: bytes, timeout: float = ECHO_TIMEOUT) -> float:
     return rtt_us
 
 
-def _finish(server: godot_peer.GodotProcess) -> Dict[str, Any]:
+def _finish(server: godot_peer.GodotProcess) -> dict[str, Any]:
     """Wait for a Godot server's RESULT and exit; check the exit code matches."""
     result = server.result(timeout=RESULT_TIMEOUT)
     assert server.wait(timeout=EXIT_TIMEOUT) == result["exit_code"], server.output()
@@ -261,7 +261,7 @@ def test_client_to_godot_server_echo(
 
 #: case -> (server certificate from, hostname, client options, expected status).
 #: "own" is ``pki`` (trusted by ``pki.client_options()``), "other" is ``other_pki``.
-VERIFICATION_CASES: Dict[str, Tuple[str, str, Callable[[Any], TLSOptions], Status]] = {
+VERIFICATION_CASES: dict[str, tuple[str, str, Callable[[Any], TLSOptions], Status]] = {
     # Godot 3.2.3's own client reports a name mismatch as 3; 4 is a deliberate difference.
     "wrong_hostname": (
         "own",
@@ -361,9 +361,9 @@ class CountingDTLSServer(DTLSServer):
 
     def __init__(self) -> None:
         super().__init__()
-        self.queued: List[int] = []
+        self.queued: list[int] = []
 
-    def take_connection(self, udp_peer: Any) -> Optional[PacketPeerDTLS]:
+    def take_connection(self, udp_peer: Any) -> PacketPeerDTLS | None:
         self.queued.append(udp_peer.get_available_packet_count())
         return super().take_connection(udp_peer)
 
@@ -375,11 +375,11 @@ class EchoServerThread:
         self,
         options: TLSOptions,
         deadline_s: float = 15.0,
-        gate: Optional[threading.Event] = None,
+        gate: threading.Event | None = None,
     ) -> None:
         """``gate``: if given, the server does not poll (its socket just queues the
         datagrams) until the event is set."""
-        self.events: List[Tuple[int, Status]] = []
+        self.events: list[tuple[int, Status]] = []
         self.dtls_server = CountingDTLSServer()
         self.server = EchoServer(
             options,
@@ -391,7 +391,7 @@ class EchoServerThread:
         self.stop_event = threading.Event()
         self.gate = gate
         self.deadline = time.monotonic() + deadline_s
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.timed_out = False
         self._thread = threading.Thread(target=self._run, name="echo-server", daemon=True)
 
@@ -414,10 +414,10 @@ class EchoServerThread:
         except BaseException as exc:
             self.error = exc
 
-    def statuses(self, peer_id: int) -> List[Status]:
+    def statuses(self, peer_id: int) -> list[Status]:
         return [status for pid, status in list(self.events) if pid == peer_id]
 
-    def wait_peer_end(self, peer_id: int, timeout: float) -> List[Status]:
+    def wait_peer_end(self, peer_id: int, timeout: float) -> list[Status]:
         """Wait until peer ``peer_id`` left HANDSHAKING/CONNECTED; returns its statuses."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -490,7 +490,7 @@ def test_godot_client_to_our_server_echo(
 
     # rtt_us holds one entry per echoed packet, in send order (sizes x count).
     rtts = result["rtt_us"]
-    by_size: Dict[int, List[float]] = {}
+    by_size: dict[int, list[float]] = {}
     for index, size in enumerate(s for s in GODOT_ECHO_SIZES for _ in range(GODOT_ECHO_COUNT)):
         by_size.setdefault(size, []).append(float(rtts[index]))
     _report(
@@ -643,7 +643,7 @@ def test_concurrent_clients_to_godot_server(
                 )
             # Each client keeps up to WINDOW packets in flight; echoes come back in order.
             sent = [0] * CONCURRENT_CLIENTS
-            received: List[List[bytes]] = [[] for _ in clients]
+            received: list[list[bytes]] = [[] for _ in clients]
             deadline = time.monotonic() + 10.0
             while any(len(r) < PACKETS_PER_CLIENT for r in received):
                 assert time.monotonic() < deadline, f"echoes so far: {[len(r) for r in received]}"

@@ -36,7 +36,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import pytest
 
@@ -53,7 +53,7 @@ from support.interop_support import (
 )
 
 #: Why python-mbedtls cannot be used here (None when it can).
-MBEDTLS_MISSING: Optional[str] = None
+MBEDTLS_MISSING: str | None = None
 try:
     from mbedtls import pk as mbedtls_pk
     from mbedtls import tls as mbedtls_tls
@@ -130,7 +130,7 @@ def trust_store(pki: TestPKI) -> mbedtls_tls.TrustStore:
 RECORD_HEADER = 13
 
 
-def pack_records(data: bytes, mtu: Optional[int]) -> List[bytes]:
+def pack_records(data: bytes, mtu: int | None) -> list[bytes]:
     """Split ``data`` (whole DTLS records back to back) into datagrams of whole records,
     each at most ``mtu`` bytes unless one record alone is larger (no limit: one)."""
     if mtu is None:
@@ -143,7 +143,7 @@ def pack_records(data: bytes, mtu: Optional[int]) -> List[bytes]:
         assert end <= len(data), "Mbed TLS wrote a partial record"
         records.append(data[offset:end])
         offset = end
-    datagrams: List[bytes] = []
+    datagrams: list[bytes] = []
     for record in records:
         if datagrams and len(datagrams[-1]) + len(record) <= mtu:
             datagrams[-1] += record
@@ -169,7 +169,7 @@ class MbedDTLS:
         self,
         buffer: mbedtls_tls.TLSWrappedBuffer,
         sock: socket.socket,
-        peer: Optional[Tuple[str, int]] = None,
+        peer: tuple[str, int] | None = None,
     ) -> None:
         self.buffer = buffer
         self.sock = sock
@@ -179,7 +179,7 @@ class MbedDTLS:
         self.datagrams_sent = 0
         self.datagrams_received = 0
         self.handshake_seconds = 0.0
-        self.mtu: Optional[int] = None
+        self.mtu: int | None = None
         self.largest_datagram = 0
         sock.setblocking(False)
 
@@ -223,7 +223,7 @@ class MbedDTLS:
         return True
 
     def handshake(
-        self, timeout: float = HANDSHAKE_TIMEOUT, stop: Optional[threading.Event] = None
+        self, timeout: float = HANDSHAKE_TIMEOUT, stop: threading.Event | None = None
     ) -> None:
         """Run the handshake to its end; raises ``TLSError``, or ``TimeoutError`` after
         ``timeout`` seconds or once ``stop`` is set."""
@@ -257,12 +257,12 @@ class MbedDTLS:
         self.flush()
         self.handshake_seconds = time.perf_counter() - started
 
-    def records(self) -> List[bytes]:
+    def records(self) -> list[bytes]:
         """Every application record Mbed TLS can decrypt now, in order (one per packet).
 
         Raises :class:`PeerClosed` on the peer's close_notify.
         """
-        packets: List[bytes] = []
+        packets: list[bytes] = []
         chunk = bytearray(16384)
         while True:
             try:
@@ -277,7 +277,7 @@ class MbedDTLS:
                 raise
             packets.append(bytes(chunk[:size]))
 
-    def receive(self, size: int, timeout: float = DATA_TIMEOUT) -> List[bytes]:
+    def receive(self, size: int, timeout: float = DATA_TIMEOUT) -> list[bytes]:
         """Packets until they hold ``size`` bytes in all; raises ``TimeoutError``."""
         deadline = time.monotonic() + timeout
         packets = self.records()
@@ -311,7 +311,7 @@ class MbedDTLS:
 
 @contextmanager
 def mbedtls_client(
-    port: int, configuration: mbedtls_tls.DTLSConfiguration, server_hostname: Optional[str]
+    port: int, configuration: mbedtls_tls.DTLSConfiguration, server_hostname: str | None
 ) -> Iterator[MbedDTLS]:
     """An Mbed TLS DTLS client on a UDP socket connected to ``HOST:port``."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -348,10 +348,10 @@ class MbedDTLSServer:
         self.port = int(sock.getsockname()[1])
         self.dtls = MbedDTLS(mbedtls_tls.ServerContext(configuration).wrap_buffers(), sock)
         self.lifetime = lifetime
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.cipher = ""
         self.version = ""
-        self.echoed: List[int] = []
+        self.echoed: list[int] = []
         self.peer_closed = False
         self.handshake_done = threading.Event()
         self.finished = threading.Event()

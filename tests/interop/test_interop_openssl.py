@@ -25,7 +25,7 @@ import re
 import sys
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Callable
 
 import pytest
 
@@ -86,8 +86,8 @@ def openssl() -> str:
 class EchoServerThread:
     """Our ``EchoServer`` polled in a background thread until stopped or its deadline."""
 
-    def __init__(self, options: TLSOptions, *, dtls_server: Optional[DTLSServer] = None) -> None:
-        self.events: List[Tuple[int, Status]] = []
+    def __init__(self, options: TLSOptions, *, dtls_server: DTLSServer | None = None) -> None:
+        self.events: list[tuple[int, Status]] = []
         self.server = EchoServer(
             options,
             0,
@@ -97,7 +97,7 @@ class EchoServerThread:
         )
         self.stop_event = threading.Event()
         self.deadline = time.monotonic() + SERVER_DEADLINE
-        self.error: Optional[BaseException] = None
+        self.error: BaseException | None = None
         self.timed_out = False
         self._thread = threading.Thread(target=self._run, name="echo-server", daemon=True)
 
@@ -130,7 +130,7 @@ class EchoServerThread:
             raise AssertionError(f"the echo server loop raised {self.error!r}") from self.error
         assert not self.timed_out, "the echo server thread reached its deadline"
 
-    def statuses(self) -> List[Status]:
+    def statuses(self) -> list[Status]:
         return [status for _, status in list(self.events)]
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
@@ -147,7 +147,7 @@ class EchoServerThread:
         self.stop()
 
 
-def _server_lines_with_errors(process: openssl_peer.OpenSSLProcess) -> List[str]:
+def _server_lines_with_errors(process: openssl_peer.OpenSSLProcess) -> list[str]:
     """OpenSSL's ``ERROR`` marker and error-queue lines (``...:error:...``)."""
     return process.find_all(r"^ERROR$|:error:")
 
@@ -330,7 +330,7 @@ class _Player:
 
     def __init__(self, peer: PacketPeerDTLS) -> None:
         self.peer = peer
-        self.itself: Optional[_Player] = None
+        self.itself: _Player | None = None
         peer.status_changed = self.on_status
 
     def on_status(self, status: Status) -> None:
@@ -343,7 +343,7 @@ def test_peer_collected_in_a_cycle_closes_cleanly(
     """Dropping a connected peer that sits in a reference cycle (e.g. with the game
     object that owns it and is its status callback) sends close_notify to s_server
     without any error."""
-    unraisable: List[str] = []
+    unraisable: list[str] = []
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
     ) as server:
@@ -406,7 +406,7 @@ def test_client_to_s_server_small_mtu(
 # --------------------------------------------------- 2. openssl s_client -> our server
 
 
-def _s_client_session(client: openssl_peer.OpenSSLProcess) -> Tuple[str, str]:
+def _s_client_session(client: openssl_peer.OpenSSLProcess) -> tuple[str, str]:
     """Wait for s_client's verified session summary; returns (protocol, cipher)."""
     client.wait_for(r"Verify return code: 0 \(ok\)", HANDSHAKE_TIMEOUT, stream="stdout")
     protocol = openssl_peer.negotiated_protocol(client)
@@ -518,8 +518,8 @@ def test_s_client_dtls1_0_is_refused(
 def test_s_client_small_mtu(
     openssl: str,
     rsa_pki: TestPKI,
-    client_mtu: Optional[int],
-    server_mtu: Optional[int],
+    client_mtu: int | None,
+    server_mtu: int | None,
     record_property: Callable[[str, object], None],
 ) -> None:
     """Small MTUs with an RSA certificate: s_client ``-mtu`` (at 256 its ClientHello

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import ipaddress
 from dataclasses import dataclass
-from typing import Iterable, List, Optional, Sequence, Tuple
+from typing import Iterable, Sequence
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -93,19 +93,19 @@ class Issued:
 
 
 def issue(
-    issuer: Optional[Issued],
+    issuer: Issued | None,
     common_name: str,
     *,
     dns_names: Sequence[str] = (),
     ip_addresses: Sequence[str] = (),
     ca: bool = False,
-    path_length: Optional[int] = None,
-    not_before: Optional[datetime.datetime] = None,
-    not_after: Optional[datetime.datetime] = None,
-    extended_key_usage: Optional[Iterable[x509.ObjectIdentifier]] = (SERVER_AUTH,),
-    usage: Optional[x509.KeyUsage] = None,
+    path_length: int | None = None,
+    not_before: datetime.datetime | None = None,
+    not_after: datetime.datetime | None = None,
+    extended_key_usage: Iterable[x509.ObjectIdentifier] | None = (SERVER_AUTH,),
+    usage: x509.KeyUsage | None = None,
     basic_constraints: bool = True,
-    key: Optional[ec.EllipticCurvePrivateKey] = None,
+    key: ec.EllipticCurvePrivateKey | None = None,
 ) -> Issued:
     """One certificate for ``common_name``, signed by ``issuer`` (self-signed when None).
 
@@ -145,7 +145,7 @@ def issue(
         builder = builder.add_extension(
             x509.ExtendedKeyUsage(list(extended_key_usage)), critical=False
         )
-    names: List[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
+    names: list[x509.GeneralName] = [x509.DNSName(name) for name in dns_names]
     names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
     if names:
         builder = builder.add_extension(x509.SubjectAlternativeName(names), critical=False)
@@ -163,7 +163,7 @@ def trust(*certificates: Issued) -> X509Certificate:
 
 
 def server_options(
-    leaf: Issued, *chain: Issued, key: Optional[ec.EllipticCurvePrivateKey] = None
+    leaf: Issued, *chain: Issued, key: ec.EllipticCurvePrivateKey | None = None
 ) -> TLSOptions:
     """``TLSOptions.server`` presenting ``leaf`` then ``chain``, with ``key`` (default: its own).
 
@@ -193,7 +193,7 @@ def _tlv(tag: int, body: bytes) -> bytes:
     return bytes((tag,)) + _der_length(len(body)) + body
 
 
-def _read_tlv(data: bytes, offset: int) -> Tuple[bytes, int]:
+def _read_tlv(data: bytes, offset: int) -> tuple[bytes, int]:
     """The whole TLV starting at ``offset`` and the offset just past it."""
     length = data[offset + 1]
     start = offset + 2

@@ -63,7 +63,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import Iterable, List, Optional, Sequence, Tuple, Union
+from typing import Iterable, Sequence, Union
 
 from godot_dtls.tools import processes
 from godot_dtls.tools.processes import (
@@ -109,7 +109,7 @@ class GnuTLSError(ProcessError):
     """A GnuTLS tool did not print what was expected in time, or failed to start."""
 
 
-def gnutls_binary(name: str) -> Optional[str]:
+def gnutls_binary(name: str) -> str | None:
     """Path of ``gnutls-serv`` / ``gnutls-cli`` on ``PATH``, or ``None`` if not installed."""
     return shutil.which(name)
 
@@ -158,7 +158,7 @@ class GnuTLSServer(GnuTLSProcess):
             raise GnuTLSError(f"gnutls-serv could not listen: {match.group(0)}\n{self.output()}")
 
 
-def write_psk_passwd(path: PathLike, keys: Iterable[Tuple[str, bytes]]) -> str:
+def write_psk_passwd(path: PathLike, keys: Iterable[tuple[str, bytes]]) -> str:
     """Write a ``--pskpasswd`` file (``identity:hexkey`` lines); returns its path."""
     lines = "".join(f"{identity}:{key.hex()}\n" for identity, key in keys)
     with open(path, "w", encoding="utf-8") as handle:
@@ -169,14 +169,14 @@ def write_psk_passwd(path: PathLike, keys: Iterable[Tuple[str, bytes]]) -> str:
 def gnutls_serv_command(
     port: int,
     *,
-    cert: Optional[PathLike] = None,
-    key: Optional[PathLike] = None,
-    pskpasswd: Optional[PathLike] = None,
-    priority: Optional[str] = None,
-    mtu: Optional[int] = None,
+    cert: PathLike | None = None,
+    key: PathLike | None = None,
+    pskpasswd: PathLike | None = None,
+    priority: str | None = None,
+    mtu: int | None = None,
     extra: Iterable[str] = (),
-    binary: Optional[str] = None,
-) -> List[str]:
+    binary: str | None = None,
+) -> list[str]:
     """The ``gnutls-serv --udp --echo`` command line for ``port``.
 
     ``cert`` may hold the whole chain (leaf first); ``pskpasswd`` enables PSK with a
@@ -198,16 +198,16 @@ def gnutls_serv_command(
 
 
 def start_gnutls_serv(
-    cert: Optional[PathLike] = None,
-    key: Optional[PathLike] = None,
+    cert: PathLike | None = None,
+    key: PathLike | None = None,
     *,
-    pskpasswd: Optional[PathLike] = None,
-    priority: Optional[str] = None,
-    mtu: Optional[int] = None,
+    pskpasswd: PathLike | None = None,
+    priority: str | None = None,
+    mtu: int | None = None,
     extra: Iterable[str] = (),
     ready_timeout: float = 5.0,
     attempts: int = 3,
-    binary: Optional[str] = None,
+    binary: str | None = None,
 ) -> GnuTLSServer:
     """Start ``gnutls-serv --udp --echo`` on a free port and wait until it listens.
 
@@ -236,15 +236,15 @@ def gnutls_cli_command(
     port: int,
     *,
     host: str = "127.0.0.1",
-    ca: Optional[PathLike] = None,
-    verify_hostname: Optional[str] = None,
-    sni_hostname: Optional[str] = None,
-    priority: Optional[str] = None,
-    psk: Optional[Tuple[str, bytes]] = None,
-    debug: Optional[int] = None,
+    ca: PathLike | None = None,
+    verify_hostname: str | None = None,
+    sni_hostname: str | None = None,
+    priority: str | None = None,
+    psk: tuple[str, bytes] | None = None,
+    debug: int | None = None,
     extra: Iterable[str] = (),
-    binary: Optional[str] = None,
-) -> List[str]:
+    binary: str | None = None,
+) -> list[str]:
     """The ``gnutls-cli --udp`` command line connecting to ``host:port``.
 
     ``ca`` is the trust anchor file (``--x509cafile``); the server name is checked
@@ -272,14 +272,14 @@ def gnutls_cli_process(
     port: int,
     *,
     host: str = "127.0.0.1",
-    ca: Optional[PathLike] = None,
-    verify_hostname: Optional[str] = None,
-    sni_hostname: Optional[str] = None,
-    priority: Optional[str] = None,
-    psk: Optional[Tuple[str, bytes]] = None,
-    debug: Optional[int] = None,
+    ca: PathLike | None = None,
+    verify_hostname: str | None = None,
+    sni_hostname: str | None = None,
+    priority: str | None = None,
+    psk: tuple[str, bytes] | None = None,
+    debug: int | None = None,
     extra: Iterable[str] = (),
-    binary: Optional[str] = None,
+    binary: str | None = None,
 ) -> GnuTLSProcess:
     """A (not yet started) ``gnutls-cli --udp`` run; see :func:`gnutls_cli_command`."""
     command = gnutls_cli_command(
@@ -297,7 +297,7 @@ def gnutls_cli_process(
     return GnuTLSProcess(command, name="gnutls-cli")
 
 
-def negotiated_description(process: GnuTLSProcess) -> Optional[str]:
+def negotiated_description(process: GnuTLSProcess) -> str | None:
     """gnutls-cli's session description, e.g. ``(DTLS1.2-X.509)-(ECDHE-X25519)-...``."""
     for line in process.lines(STDOUT):
         match = _DESCRIPTION.search(line)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
-from typing import Callable, Dict, Iterator, List, Optional, Set, Tuple
+from typing import Callable, Iterator
 
 import pytest
 
@@ -35,10 +35,10 @@ def report(record_property: Callable[[str, object], None], label: str, value: ob
 class PolledClient:
     """Our ``PacketPeerDTLS`` over a connected ``PacketPeerUDP``, polled by the test."""
 
-    def __init__(self, mtu: Optional[int] = None) -> None:
+    def __init__(self, mtu: int | None = None) -> None:
         self.udp = PacketPeerUDP()
         self.peer = PacketPeerDTLS() if mtu is None else PacketPeerDTLS(mtu=mtu)
-        self.statuses: List[Status] = []
+        self.statuses: list[Status] = []
         self.peer.status_changed = self.statuses.append
         self.handshake_seconds = 0.0
 
@@ -94,9 +94,9 @@ class PolledClient:
         assert self.peer.put_packet(data) == Error.OK
         return self.receive(timeout)
 
-    def receive_bytes(self, size: int, timeout: float = DATA_TIMEOUT) -> List[bytes]:
+    def receive_bytes(self, size: int, timeout: float = DATA_TIMEOUT) -> list[bytes]:
         """Packets received until they hold ``size`` bytes in all (fails on timeout)."""
-        packets: List[bytes] = []
+        packets: list[bytes] = []
 
         def enough() -> bool:
             while self.peer.get_available_packet_count() > 0:
@@ -109,7 +109,7 @@ class PolledClient:
         assert self.peer.get_status() is Status.CONNECTED, self.peer.get_last_error_message()
         return packets
 
-    def negotiated(self) -> Tuple[str, str]:
+    def negotiated(self) -> tuple[str, str]:
         """(protocol, cipher) of the established connection."""
         connection = self.peer.get_connection()
         assert connection is not None
@@ -127,7 +127,7 @@ class PolledClient:
 
 
 @contextmanager
-def polled_client(mtu: Optional[int] = None) -> Iterator[PolledClient]:
+def polled_client(mtu: int | None = None) -> Iterator[PolledClient]:
     client = PolledClient(mtu)
     try:
         yield client
@@ -143,10 +143,10 @@ class WatchedEchoServer:
     the stats are read there, at the moment a peer connects.
     """
 
-    def __init__(self, options: TLSOptions, dtls_server: Optional[DTLSServer] = None) -> None:
-        self.events: List[Tuple[int, Status]] = []
-        self.ciphers: Dict[int, str] = {}
-        self._seen: Set[int] = set()
+    def __init__(self, options: TLSOptions, dtls_server: DTLSServer | None = None) -> None:
+        self.events: list[tuple[int, Status]] = []
+        self.ciphers: dict[int, str] = {}
+        self._seen: set[int] = set()
         self.server = EchoServer(
             options, 0, HOST, on_status=self._on_status, dtls_server=dtls_server
         )
@@ -165,7 +165,7 @@ class WatchedEchoServer:
     def port(self) -> int:
         return self.server.port
 
-    def statuses(self) -> List[Status]:
+    def statuses(self) -> list[Status]:
         return [status for _, status in list(self.events)]
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:

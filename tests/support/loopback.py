@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator
 
 from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
 from godot_dtls.tools.serve import EchoServer, wait_readable
@@ -14,7 +14,7 @@ from godot_dtls.tools.serve import EchoServer, wait_readable
 def poll_until(
     condition: Callable[[], bool],
     peers: Iterable[PacketPeerDTLS],
-    server: Optional[EchoServer] = None,
+    server: EchoServer | None = None,
     timeout: float = 10.0,
     fds: Iterable[int] = (),
 ) -> bool:
@@ -37,10 +37,10 @@ def poll_until(
 
 def connect(
     server: EchoServer,
-    options: Optional[TLSOptions],
+    options: TLSOptions | None,
     hostname: str = "localhost",
     timeout: float = 10.0,
-    peer: Optional[PacketPeerDTLS] = None,
+    peer: PacketPeerDTLS | None = None,
 ) -> PacketPeerDTLS:
     """A client peer connected (or failed) to ``server``; its UDP peer is ``peer.udp``."""
     udp = PacketPeerUDP()

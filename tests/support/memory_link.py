@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional
+from typing import Callable, List
 
 from godot_dtls.core.connection import ConnectionState, DTLSConnection
 
 Filter = Callable[[str, List[bytes]], List[bytes]]
 
 
-def pass_all(direction: str, datagrams: List[bytes]) -> List[bytes]:
+def pass_all(direction: str, datagrams: list[bytes]) -> list[bytes]:
     return datagrams
 
 
@@ -29,11 +29,11 @@ class MemoryLink:
     ) -> None:
         self.client = client
         self.make_server = make_server
-        self.server: Optional[DTLSConnection] = None
+        self.server: DTLSConnection | None = None
         self.fault = fault
         self.cookie_exchanges = 0
 
-    def deliver_to_server(self, datagrams: List[bytes], now: float) -> None:
+    def deliver_to_server(self, datagrams: list[bytes], now: float) -> None:
         for datagram in self.fault("c2s", datagrams):
             if self.server is None or self.server.state is ConnectionState.CLOSED:
                 if self.server is not None:
@@ -41,7 +41,7 @@ class MemoryLink:
                 self.server = self.make_server()
             self.server.receive_datagram(datagram, now)
 
-    def deliver_to_client(self, datagrams: List[bytes], now: float) -> None:
+    def deliver_to_client(self, datagrams: list[bytes], now: float) -> None:
         for datagram in self.fault("s2c", datagrams):
             self.client.receive_datagram(datagram, now)
 

@@ -14,7 +14,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any, Dict, Sequence
+from typing import Any, Sequence
 
 import pytest
 
@@ -24,7 +24,7 @@ SIZES = ("64", "1200")
 QUICK_PEERS = "20"
 
 
-def _run_bench(tmp_path: Path, *extra: str) -> Dict[str, Any]:
+def _run_bench(tmp_path: Path, *extra: str) -> dict[str, Any]:
     out = tmp_path / "bench.json"
     command = [sys.executable, "-m", "godot_dtls", "bench", "--quick", "--json", str(out)]
     done = subprocess.run(
@@ -43,7 +43,7 @@ def _run_bench(tmp_path: Path, *extra: str) -> Dict[str, Any]:
     return data
 
 
-def _check_common(data: Dict[str, Any], measured: Sequence[str]) -> None:
+def _check_common(data: dict[str, Any], measured: Sequence[str]) -> None:
     for key in ("machine", "settings", "pairs", "ratios", "goals", "verification", "layer_cpu"):
         assert key in data, key
     for key in ("cpu_model", "cores", "python", "openssl", "pyopenssl", "godot"):

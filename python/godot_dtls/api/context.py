@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import weakref
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable
 
 import certifi
 from OpenSSL import SSL, crypto
@@ -102,12 +102,12 @@ def _new_context(cipher_list: bytes = CIPHER_LIST, tickets: bool = False) -> SSL
     return context
 
 
-def _key_log_path(options: TLSOptions) -> Optional[str]:
+def _key_log_path(options: TLSOptions) -> str | None:
     """Where to write NSS key log lines: the option, else ``SSLKEYLOGFILE``, else nowhere."""
     return options.extensions.key_log_file or os.environ.get("SSLKEYLOGFILE") or None
 
 
-def _enable_key_log(context: SSL.Context, path: Optional[str]) -> None:
+def _enable_key_log(context: SSL.Context, path: str | None) -> None:
     """Write the session secrets in NSS key log format, so Wireshark can decrypt a capture.
 
     Only ever enabled on request: the file lets anyone holding it read the traffic.
@@ -212,8 +212,8 @@ def _use_identity(context: SSL.Context, key: Any, certificate: Any) -> None:
         raise ContextError(f"the private key does not match the certificate: {exc}") from exc
 
 
-def _select_alpn(preferences: List[bytes]) -> Callable[[SSL.Connection, List[bytes]], Any]:
-    def select(connection: SSL.Connection, offered: List[bytes]) -> Any:
+def _select_alpn(preferences: list[bytes]) -> Callable[[SSL.Connection, list[bytes]], Any]:
+    def select(connection: SSL.Connection, offered: list[bytes]) -> Any:
         for protocol in preferences:
             if protocol in offered:
                 return protocol
@@ -259,7 +259,7 @@ def server_context(options: TLSOptions, cookies: CookieJar) -> SSL.Context:
     else:
         _use_identity(context, options.get_private_key(), options.get_own_certificate())
     if extensions.sni:
-        by_name: Dict[bytes, SSL.Context] = {}
+        by_name: dict[bytes, SSL.Context] = {}
         for name, (key, certificate) in extensions.sni.items():
             named = _server_base(options)
             _use_identity(named, key, certificate)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import os
-from typing import Optional
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -26,7 +25,7 @@ __all__ = ["Crypto"]
 _DEFAULT_ISSUER = "CN=myserver,O=myorganisation,C=IT"
 
 
-def _godot_time(text: str) -> Optional[datetime.datetime]:
+def _godot_time(text: str) -> datetime.datetime | None:
     """Parse the engine's ``YYYYMMDDhhmmss`` validity strings (UTC)."""
     try:
         return datetime.datetime.strptime(text, "%Y%m%d%H%M%S").replace(
@@ -57,7 +56,7 @@ class Crypto:
         issuer_name: str = _DEFAULT_ISSUER,
         not_before: str = "20140101000000",
         not_after: str = "20340101000000",
-    ) -> Optional[X509Certificate]:
+    ) -> X509Certificate | None:
         """A self-signed certificate for ``key``; ``issuer_name`` is an RFC 4514 name.
 
         Returns None (and logs why) for a bad name, bad dates or an unusable key.

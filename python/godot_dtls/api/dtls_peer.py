@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Callable, Deque, Dict, Optional, Tuple
+from typing import Any, Callable
 
 from OpenSSL import SSL
 
@@ -58,7 +58,7 @@ MAX_UNSENT_DATAGRAMS = 256
 
 _LIVE = (Status.HANDSHAKING, Status.CONNECTED)
 _RELEASES_ADDRESS = (FailureReason.CLIENT_RECONNECTED, FailureReason.REFUSED)
-_default_client_options: Optional[TLSOptions] = None
+_default_client_options: TLSOptions | None = None
 
 
 def _default_options() -> TLSOptions:
@@ -71,7 +71,7 @@ def _default_options() -> TLSOptions:
 
 def _client_identity(
     options: TLSOptions, hostname: str
-) -> Tuple[Optional[str], Optional[CertificateVerifier]]:
+) -> tuple[str | None, CertificateVerifier | None]:
     """The SNI name and the certificate check a client makes with ``options``."""
     extensions = options.extensions
     pins = extensions.pinned_spki_sha256
@@ -88,14 +88,14 @@ def _client_identity(
     return name, CertificateVerifier(name, pins, crl_soft_fail=extensions.crl_soft_fail)
 
 
-def _session_key(transport: Any, server_name: str) -> Tuple[str, int]:
+def _session_key(transport: Any, server_name: str) -> tuple[str, int]:
     """(server name, server port): which cached session a new connection may resume."""
     get_port = getattr(transport, "get_remote_port", None)
     port = get_port() if callable(get_port) else 0
     return server_name, int(port) if isinstance(port, int) else 0
 
 
-def _remote_address(transport: Any) -> Tuple[str, int]:
+def _remote_address(transport: Any) -> tuple[str, int]:
     """The client's (ip, port) as the UDP peer reports it; cookies are bound to it."""
     get_ip = getattr(transport, "get_packet_ip", None)
     get_port = getattr(transport, "get_packet_port", None)
@@ -128,21 +128,21 @@ class PacketPeerDTLS(PacketPeer):
         self.max_queued_packets = DEFAULT_MAX_QUEUED_PACKETS
         self.max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES
         #: Called with the new :class:`Status` on every status change.
-        self.status_changed: Optional[Callable[[Status], None]] = None
+        self.status_changed: Callable[[Status], None] | None = None
         self._clock = clock
         self._status = Status.DISCONNECTED
-        self._connection: Optional[DTLSConnection] = None
-        self._last_connection: Optional[DTLSConnection] = None
-        self._transport: Optional[Transport] = None
-        self._pending_end: Optional[Status] = None
-        self._unsent: Deque[bytes] = deque()
+        self._connection: DTLSConnection | None = None
+        self._last_connection: DTLSConnection | None = None
+        self._transport: Transport | None = None
+        self._pending_end: Status | None = None
+        self._unsent: deque[bytes] = deque()
         self._last_message = ""
-        self._resumption: Optional[Tuple[TLSOptions, Tuple[str, int]]] = None
+        self._resumption: tuple[TLSOptions, tuple[str, int]] | None = None
 
     # ------------------------------------------------------------------ Godot API
 
     def connect_to_peer(
-        self, packet_peer: Any, hostname: str, client_options: Optional[TLSOptions] = None
+        self, packet_peer: Any, hostname: str, client_options: TLSOptions | None = None
     ) -> Error:
         """Start a client handshake over ``packet_peer`` (a connected PacketPeerUDP)."""
         if not is_transport(packet_peer) or not packet_peer.is_socket_connected():
@@ -238,11 +238,11 @@ class PacketPeerDTLS(PacketPeer):
         """Why the last operation failed or the connection ended ("" if it did not)."""
         return self._last_message
 
-    def get_connection(self) -> Optional[DTLSConnection]:
+    def get_connection(self) -> DTLSConnection | None:
         """The sans-IO connection behind this peer (None when disconnected)."""
         return self._connection
 
-    def get_stats(self) -> Dict[str, Any]:
+    def get_stats(self) -> dict[str, Any]:
         """Counters and negotiated parameters of the current (or last) connection.
 
         Keys: datagrams/bytes in and out, retransmissions, alerts sent and received,
@@ -252,7 +252,7 @@ class PacketPeerDTLS(PacketPeer):
         connection = self._connection or self._last_connection
         if connection is None:
             return {}
-        stats: Dict[str, Any] = dict(vars(connection.stats))
+        stats: dict[str, Any] = dict(vars(connection.stats))
         stats["alerts_sent"] = list(connection.stats.alerts_sent)
         stats["alerts_received"] = list(connection.stats.alerts_received)
         started = stats.get("handshake_started_at")
@@ -312,7 +312,7 @@ class PacketPeerDTLS(PacketPeer):
             return Error.ERR_CONNECTION_ERROR
         return Error.OK
 
-    def _get_packet(self) -> Tuple[bytes, Error]:
+    def _get_packet(self) -> tuple[bytes, Error]:
         if self._status is not Status.CONNECTED:
             logger.error("get_packet: the DTLS peer is not connected")
             return b"", Error.ERR_UNCONFIGURED
@@ -336,7 +336,7 @@ class PacketPeerDTLS(PacketPeer):
     # ------------------------------------------------------------------ server side
 
     def _accept(
-        self, transport: Any, context: Any, admit: Optional[Callable[[], bool]] = None
+        self, transport: Any, context: Any, admit: Callable[[], bool] | None = None
     ) -> None:
         """Server side: take over a UDP peer handed out by ``UDPServer`` (see DTLSServer)."""
         if not transport.is_socket_connected():
@@ -404,7 +404,7 @@ class PacketPeerDTLS(PacketPeer):
         connection = self._connection
         return connection is not None and connection.packet_count() > 0
 
-    def _read_transport(self, transport: Any) -> Optional[list]:
+    def _read_transport(self, transport: Any) -> list | None:
         count = transport.get_available_packet_count()
         if count < 0:
             return None

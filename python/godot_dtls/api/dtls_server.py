@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 from OpenSSL import SSL
 
@@ -51,7 +51,7 @@ class DTLSServer:
         self._handshaking: weakref.WeakSet[PacketPeerDTLS] = weakref.WeakSet()
         self._clock = clock
         self._cookies = CookieJar(rotate_every=cookie_rotation)
-        self._context: Optional[SSL.Context] = None
+        self._context: SSL.Context | None = None
         self._initialised = False
 
     def setup(self, server_options: TLSOptions) -> Error:
@@ -71,7 +71,7 @@ class DTLSServer:
         self._initialised = True
         return Error.OK
 
-    def take_connection(self, udp_peer: Any) -> Optional[PacketPeerDTLS]:
+    def take_connection(self, udp_peer: Any) -> PacketPeerDTLS | None:
         """A new server-side peer for a UDP peer taken from ``UDPServer``.
 
         Returns None when the server was never set up or ``udp_peer`` is missing;

@@ -8,7 +8,7 @@ It owns what Godot puts in the base class: the empty-packet shortcut of
 
 from __future__ import annotations
 
-from typing import Any, Tuple
+from typing import Any
 
 from godot_dtls.core.log import logger
 
@@ -43,7 +43,7 @@ class PacketPeer:
     def _put_packet(self, data: bytes) -> Error:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _get_packet(self) -> Tuple[bytes, Error]:  # pragma: no cover - abstract
+    def _get_packet(self) -> tuple[bytes, Error]:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def get_available_packet_count(self) -> int:  # pragma: no cover - abstract

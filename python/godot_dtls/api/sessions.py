@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from typing import Optional, Tuple
+from typing import Tuple
 
 from OpenSSL import SSL
 
@@ -27,7 +27,7 @@ _sessions: weakref.WeakKeyDictionary[TLSOptions, OrderedDict[SessionKey, SSL.Ses
 )
 
 
-def lookup_session(options: TLSOptions, key: SessionKey) -> Optional[SSL.Session]:
+def lookup_session(options: TLSOptions, key: SessionKey) -> SSL.Session | None:
     """The cached session for ``key`` made with ``options``, if any."""
     cache = _sessions.get(options)
     if cache is None:

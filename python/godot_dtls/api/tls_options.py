@@ -16,7 +16,7 @@ import base64
 import binascii
 import enum
 from dataclasses import dataclass, field
-from typing import Callable, Dict, FrozenSet, Iterable, Mapping, Optional, Tuple, Union
+from typing import Callable, Iterable, Mapping, Optional, Union
 
 from .x509 import X509CRL, CryptoKey, X509Certificate
 
@@ -36,7 +36,7 @@ class TLSMode(enum.Enum):
     SERVER_PSK = "server_psk"
 
 
-def parse_spki_pin(pin: Union[str, bytes]) -> bytes:
+def parse_spki_pin(pin: str | bytes) -> bytes:
     """A SHA-256 SubjectPublicKeyInfo pin as 32 raw bytes.
 
     Accepts base64 as in HPKP's ``pin-sha256`` (optionally prefixed ``sha256/``), 64 hex
@@ -64,7 +64,7 @@ def parse_spki_pin(pin: Union[str, bytes]) -> bytes:
     return digest
 
 
-def _as_crl(value: Union[X509CRL, str, bytes]) -> X509CRL:
+def _as_crl(value: X509CRL | str | bytes) -> X509CRL:
     if isinstance(value, X509CRL):
         if value.crl is None:
             raise ValueError("an empty X509CRL was given")
@@ -72,7 +72,7 @@ def _as_crl(value: Union[X509CRL, str, bytes]) -> X509CRL:
     return X509CRL.from_data(value)
 
 
-def _as_protocols(protocols: Iterable[str]) -> Tuple[str, ...]:
+def _as_protocols(protocols: Iterable[str]) -> tuple[str, ...]:
     result = tuple(str(p) for p in protocols)
     for protocol in result:
         if not 0 < len(protocol.encode("utf-8")) < 256:
@@ -84,16 +84,16 @@ def _as_protocols(protocols: Iterable[str]) -> Tuple[str, ...]:
 class TLSExtensions:
     """What godot-dtls adds to the engine's options (all off by default)."""
 
-    pinned_spki_sha256: FrozenSet[bytes] = frozenset()
-    crls: Tuple[X509CRL, ...] = ()
+    pinned_spki_sha256: frozenset[bytes] = frozenset()
+    crls: tuple[X509CRL, ...] = ()
     crl_soft_fail: bool = False
-    alpn: Tuple[str, ...] = ()
-    key_log_file: Optional[str] = None
+    alpn: tuple[str, ...] = ()
+    key_log_file: str | None = None
     session_resumption: bool = False
-    sni: Dict[str, Tuple[CryptoKey, X509Certificate]] = field(default_factory=dict)
+    sni: dict[str, tuple[CryptoKey, X509Certificate]] = field(default_factory=dict)
     psk_identity: str = ""
     psk_key: bytes = b""
-    psk_keys: Optional[PskKeys] = None
+    psk_keys: PskKeys | None = None
     psk_identity_hint: str = ""
 
 
@@ -119,11 +119,11 @@ class TLSOptions:
     def _make(
         cls,
         mode: TLSMode,
-        trusted_chain: Optional[X509Certificate] = None,
+        trusted_chain: X509Certificate | None = None,
         common_name_override: str = "",
-        private_key: Optional[CryptoKey] = None,
-        own_certificate: Optional[X509Certificate] = None,
-        extensions: Optional[TLSExtensions] = None,
+        private_key: CryptoKey | None = None,
+        own_certificate: X509Certificate | None = None,
+        extensions: TLSExtensions | None = None,
     ) -> TLSOptions:
         options = object.__new__(cls)
         object.__setattr__(options, "_mode", mode)
@@ -142,15 +142,15 @@ class TLSOptions:
     @classmethod
     def client(
         cls,
-        trusted_chain: Optional[X509Certificate] = None,
+        trusted_chain: X509Certificate | None = None,
         common_name_override: str = "",
         *,
-        pinned_spki_sha256: Iterable[Union[str, bytes]] = (),
-        crls: Iterable[Union[X509CRL, str, bytes]] = (),
+        pinned_spki_sha256: Iterable[str | bytes] = (),
+        crls: Iterable[X509CRL | str | bytes] = (),
         crl_soft_fail: bool = False,
         alpn: Iterable[str] = (),
         session_resumption: bool = False,
-        key_log_file: Optional[str] = None,
+        key_log_file: str | None = None,
     ) -> TLSOptions:
         """Verify the server: chain against ``trusted_chain`` (default CA bundle when None)
         and name against ``common_name_override`` if given, else the connect hostname.
@@ -176,12 +176,12 @@ class TLSOptions:
     @classmethod
     def client_unsafe(
         cls,
-        trusted_chain: Optional[X509Certificate] = None,
+        trusted_chain: X509Certificate | None = None,
         *,
-        pinned_spki_sha256: Iterable[Union[str, bytes]] = (),
+        pinned_spki_sha256: Iterable[str | bytes] = (),
         alpn: Iterable[str] = (),
         session_resumption: bool = False,
-        key_log_file: Optional[str] = None,
+        key_log_file: str | None = None,
     ) -> TLSOptions:
         """No name check; with no ``trusted_chain`` no chain check (testing only).
 
@@ -202,10 +202,10 @@ class TLSOptions:
         key: CryptoKey,
         certificate: X509Certificate,
         *,
-        sni: Optional[Mapping[str, Tuple[CryptoKey, X509Certificate]]] = None,
+        sni: Mapping[str, tuple[CryptoKey, X509Certificate]] | None = None,
         alpn: Iterable[str] = (),
         session_resumption: bool = False,
-        key_log_file: Optional[str] = None,
+        key_log_file: str | None = None,
     ) -> TLSOptions:
         """Present ``certificate`` (leaf first, then any chain) signed for ``key``.
 
@@ -232,7 +232,7 @@ class TLSOptions:
         key: bytes,
         *,
         alpn: Iterable[str] = (),
-        key_log_file: Optional[str] = None,
+        key_log_file: str | None = None,
     ) -> TLSOptions:
         """Authenticate with a pre-shared key instead of certificates (not in the engine)."""
         if not isinstance(key, (bytes, bytearray)) or not key:
@@ -252,7 +252,7 @@ class TLSOptions:
         *,
         identity_hint: str = "",
         alpn: Iterable[str] = (),
-        key_log_file: Optional[str] = None,
+        key_log_file: str | None = None,
     ) -> TLSOptions:
         """Accept clients by pre-shared key: ``keys`` maps identity → key, or is a
         callable returning the key for an identity (None when unknown)."""
@@ -294,15 +294,15 @@ class TLSOptions:
         """The name checked instead of the hostname ("" when none)."""
         return self._common_name_override
 
-    def get_trusted_ca_chain(self) -> Optional[X509Certificate]:
+    def get_trusted_ca_chain(self) -> X509Certificate | None:
         """The trust anchors given to ``client()``/``client_unsafe()``, else None."""
         return self._trusted_chain
 
-    def get_private_key(self) -> Optional[CryptoKey]:
+    def get_private_key(self) -> CryptoKey | None:
         """The key given to ``server()``, else None."""
         return self._private_key
 
-    def get_own_certificate(self) -> Optional[X509Certificate]:
+    def get_own_certificate(self) -> X509Certificate | None:
         """The certificate given to ``server()``, else None."""
         return self._own_certificate
 

@@ -8,7 +8,7 @@ the file cannot be opened, ``FAILED`` when its content does not parse) and log w
 from __future__ import annotations
 
 import os
-from typing import List, Optional, Sequence, Union
+from typing import Sequence, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -26,7 +26,7 @@ __all__ = ["X509CRL", "CryptoKey", "X509Certificate"]
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _read_file(path: PathLike, what: str) -> Optional[bytes]:
+def _read_file(path: PathLike, what: str) -> bytes | None:
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -45,7 +45,7 @@ def _write_file(path: PathLike, data: bytes, what: str) -> Error:
     return Error.OK
 
 
-def _text_bytes(value: object, what: str) -> Optional[bytes]:
+def _text_bytes(value: object, what: str) -> bytes | None:
     """PEM text given as str or bytes-like, as bytes; None (logged) for anything else."""
     if isinstance(value, str):
         return value.encode("utf-8")
@@ -59,10 +59,10 @@ class X509Certificate:
     """An X.509 certificate, or a chain of them (leaf first) read from one PEM blob."""
 
     def __init__(self, certificates: Sequence[x509.Certificate] = ()) -> None:
-        self._certificates: List[x509.Certificate] = list(certificates)
+        self._certificates: list[x509.Certificate] = list(certificates)
 
     @classmethod
-    def from_pem(cls, pem: Union[str, bytes]) -> X509Certificate:
+    def from_pem(cls, pem: str | bytes) -> X509Certificate:
         """Build from PEM text, raising ``ValueError`` when it holds no certificate."""
         certificate = cls()
         if certificate.load_from_string(pem) != Error.OK:
@@ -70,7 +70,7 @@ class X509Certificate:
         return certificate
 
     @property
-    def certificates(self) -> List[x509.Certificate]:
+    def certificates(self) -> list[x509.Certificate]:
         """The parsed certificates, leaf first (a copy)."""
         return list(self._certificates)
 
@@ -81,7 +81,7 @@ class X509Certificate:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, str(path))
 
-    def load_from_string(self, string: Union[str, bytes]) -> Error:
+    def load_from_string(self, string: str | bytes) -> Error:
         """Load PEM certificate(s) from a string."""
         data = _text_bytes(string, "X509Certificate")
         if data is None:
@@ -121,11 +121,11 @@ class X509Certificate:
 class CryptoKey:
     """A private key (or only a public key, when loaded with ``public_only``)."""
 
-    def __init__(self, key: Optional[Union[PrivateKeyTypes, PublicKeyTypes]] = None) -> None:
+    def __init__(self, key: PrivateKeyTypes | PublicKeyTypes | None = None) -> None:
         self._key = key
 
     @classmethod
-    def from_pem(cls, pem: Union[str, bytes], public_only: bool = False) -> CryptoKey:
+    def from_pem(cls, pem: str | bytes, public_only: bool = False) -> CryptoKey:
         """Build from PEM text, raising ``ValueError`` when it holds no key."""
         key = cls()
         if key.load_from_string(pem, public_only) != Error.OK:
@@ -133,7 +133,7 @@ class CryptoKey:
         return key
 
     @property
-    def key(self) -> Optional[Union[PrivateKeyTypes, PublicKeyTypes]]:
+    def key(self) -> PrivateKeyTypes | PublicKeyTypes | None:
         """The `cryptography` key object, or ``None`` when nothing is loaded."""
         return self._key
 
@@ -148,7 +148,7 @@ class CryptoKey:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, public_only, str(path))
 
-    def load_from_string(self, string_key: Union[str, bytes], public_only: bool = False) -> Error:
+    def load_from_string(self, string_key: str | bytes, public_only: bool = False) -> Error:
         """Load a PEM key from a string."""
         data = _text_bytes(string_key, "CryptoKey")
         if data is None:
@@ -206,11 +206,11 @@ class X509CRL:
     """A certificate revocation list (PEM or DER); not in the engine, which has no
     revocation checking at all. Used by ``TLSOptions.client(..., crls=[...])``."""
 
-    def __init__(self, crl: Optional[x509.CertificateRevocationList] = None) -> None:
+    def __init__(self, crl: x509.CertificateRevocationList | None = None) -> None:
         self._crl = crl
 
     @classmethod
-    def from_data(cls, data: Union[str, bytes]) -> X509CRL:
+    def from_data(cls, data: str | bytes) -> X509CRL:
         """Build from PEM or DER, raising ``ValueError`` when it is not a CRL."""
         crl = cls()
         if crl.load_from_string(data) != Error.OK:
@@ -218,7 +218,7 @@ class X509CRL:
         return crl
 
     @property
-    def crl(self) -> Optional[x509.CertificateRevocationList]:
+    def crl(self) -> x509.CertificateRevocationList | None:
         """The `cryptography` CRL object, or ``None`` when nothing is loaded."""
         return self._crl
 
@@ -229,7 +229,7 @@ class X509CRL:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, str(path))
 
-    def load_from_string(self, string: Union[str, bytes]) -> Error:
+    def load_from_string(self, string: str | bytes) -> Error:
         """Load a PEM (or DER, given as bytes) CRL."""
         data = _text_bytes(string, "X509CRL")
         if data is None:

@@ -27,7 +27,7 @@ import contextlib
 import enum
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Callable, Deque, Dict, List, Optional, Tuple
+from typing import Callable
 
 from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
@@ -163,10 +163,10 @@ class ConnectionStats:
     packets_dropped_queue_full: int = 0
     packets_sent: int = 0
     retransmissions: int = 0
-    alerts_sent: List[str] = field(default_factory=list)
-    alerts_received: List[str] = field(default_factory=list)
-    handshake_started_at: Optional[float] = None
-    handshake_completed_at: Optional[float] = None
+    alerts_sent: list[str] = field(default_factory=list)
+    alerts_received: list[str] = field(default_factory=list)
+    handshake_started_at: float | None = None
+    handshake_completed_at: float | None = None
 
 
 def _ssl_error_text(exc: SSL.Error) -> str:
@@ -202,15 +202,15 @@ class DTLSConnection:
         context: SSL.Context,
         *,
         is_client: bool,
-        server_name: Optional[str] = None,
-        verifier: Optional[CertificateVerifier] = None,
-        peer_address: Tuple[str, int] = ("", 0),
+        server_name: str | None = None,
+        verifier: CertificateVerifier | None = None,
+        peer_address: tuple[str, int] = ("", 0),
         mtu: int = DEFAULT_MTU,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         max_queued_packets: int = DEFAULT_MAX_QUEUED_PACKETS,
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
-        admit_handshake: Optional[Callable[[], bool]] = None,
-        session: Optional[SSL.Session] = None,
+        admit_handshake: Callable[[], bool] | None = None,
+        session: SSL.Session | None = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("the MTU must be at least 256 bytes")
@@ -244,16 +244,16 @@ class DTLSConnection:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
         self._awaiting_cookie = not is_client
-        self._client_random: Optional[bytes] = None
+        self._client_random: bytes | None = None
         self._started = False
         self._handshake_deadline = 0.0
-        self._timer: Optional[float] = None
-        self._failure: Optional[ConnectionFailed] = None
-        self._fatal_alert_received: Optional[str] = None
-        self._outgoing: List[bytes] = []
-        self._packets: Deque[bytes] = deque()
+        self._timer: float | None = None
+        self._failure: ConnectionFailed | None = None
+        self._fatal_alert_received: str | None = None
+        self._outgoing: list[bytes] = []
+        self._packets: deque[bytes] = deque()
         self._queued_bytes = 0
-        self._events: Deque[Event] = deque()
+        self._events: deque[Event] = deque()
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
         connection = SSL.Connection(context, None)
@@ -271,7 +271,7 @@ class DTLSConnection:
         return self._state
 
     @property
-    def failure(self) -> Optional[ConnectionFailed]:
+    def failure(self) -> ConnectionFailed | None:
         """Why the connection failed, once it has."""
         return self._failure
 
@@ -291,7 +291,7 @@ class DTLSConnection:
         protocol = self._ssl.get_alpn_proto_negotiated()
         return protocol.decode("utf-8", "replace") if protocol else ""
 
-    def negotiated(self) -> Dict[str, object]:
+    def negotiated(self) -> dict[str, object]:
         """Version, cipher, key-exchange group, ALPN and resumption of the handshake."""
         ssl = self._ssl
         group = None
@@ -305,18 +305,18 @@ class DTLSConnection:
             "session_resumed": self.session_reused,
         }
 
-    def get_timer(self) -> Optional[float]:
+    def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, on the caller's clock (or None)."""
         return self._timer
 
-    def datagrams_to_send(self) -> List[bytes]:
+    def datagrams_to_send(self) -> list[bytes]:
         """Datagrams to hand to the transport, oldest first; each holds whole records."""
         outgoing = self._outgoing
         if outgoing:
             self._outgoing = []
         return outgoing
 
-    def next_packet(self) -> Optional[bytes]:
+    def next_packet(self) -> bytes | None:
         """The next application packet received, or None."""
         if not self._packets:
             return None
@@ -324,7 +324,7 @@ class DTLSConnection:
         self._queued_bytes -= len(packet)
         return packet
 
-    def next_event(self) -> Optional[Event]:
+    def next_event(self) -> Event | None:
         """The next state-change event, or None."""
         return self._events.popleft() if self._events else None
 

@@ -14,7 +14,7 @@ import hashlib
 import hmac
 import os
 import struct
-from typing import Callable, Optional, Tuple
+from typing import Callable, Tuple
 
 __all__ = ["COOKIE_LIFETIME", "COOKIE_SIZE", "CookieJar"]
 
@@ -39,8 +39,8 @@ class CookieJar:
         self._rotate_every = rotate_every
         self._random_bytes = random_bytes
         self._secret = random_bytes(32)
-        self._previous_secret: Optional[bytes] = None
-        self._rotated_at: Optional[float] = None
+        self._previous_secret: bytes | None = None
+        self._rotated_at: float | None = None
 
     def _rotate_if_due(self, now: float) -> None:
         if self._rotated_at is None:

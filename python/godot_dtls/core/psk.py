@@ -8,7 +8,7 @@ callback objects are kept on the context so they live exactly as long as it does
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Mapping
 
 from OpenSSL import SSL
 from OpenSSL._util import ffi as _ffi
@@ -68,7 +68,7 @@ def install_client_psk(context: SSL.Context, identity: str, key: bytes) -> None:
 
 def install_server_psk(
     context: SSL.Context,
-    keys: Union[Mapping[str, bytes], Callable[[str], Optional[bytes]]],
+    keys: Mapping[str, bytes] | Callable[[str], bytes | None],
     identity_hint: str = "",
 ) -> None:
     """Accept clients whose identity maps to a key in ``keys`` (unknown: handshake fails)."""

@@ -11,8 +11,6 @@ datagram, as the engine does.
 
 from __future__ import annotations
 
-from typing import List, Optional
-
 __all__ = [
     "CONTENT_ALERT",
     "CONTENT_APPLICATION_DATA",
@@ -43,13 +41,13 @@ MAX_PLAINTEXT_SIZE = 16384
 MAX_DATAGRAM_SIZE = RECORD_HEADER_SIZE + MAX_PLAINTEXT_SIZE + 2048
 
 
-def _record_ends(stream: bytes) -> List[int]:
+def _record_ends(stream: bytes) -> list[int]:
     """Offsets just past each complete record in ``stream``.
 
     Trailing bytes that do not form a whole record (which OpenSSL never writes) are
     left out, so they cannot leak into a datagram as a broken record.
     """
-    ends: List[int] = []
+    ends: list[int] = []
     offset = 0
     total = len(stream)
     while offset + RECORD_HEADER_SIZE <= total:
@@ -61,7 +59,7 @@ def _record_ends(stream: bytes) -> List[int]:
     return ends
 
 
-def pack_datagrams(stream: bytes, mtu: int) -> List[bytes]:
+def pack_datagrams(stream: bytes, mtu: int) -> list[bytes]:
     """Split concatenated records into datagrams of whole records, each ≤ ``mtu``.
 
     Consecutive records are joined while they fit; because they are contiguous in
@@ -74,7 +72,7 @@ def pack_datagrams(stream: bytes, mtu: int) -> List[bytes]:
         if ends and ends[-1] == len(stream):
             return [stream]
         return [stream[: ends[-1]]] if ends else []
-    datagrams: List[bytes] = []
+    datagrams: list[bytes] = []
     start = 0
     previous_end = 0
     for end in _record_ends(stream):
@@ -136,7 +134,7 @@ _FRAGMENT_OFFSET = slice(RECORD_HEADER_SIZE + 6, RECORD_HEADER_SIZE + 9)
 _CLIENT_RANDOM = slice(RECORD_HEADER_SIZE + 14, RECORD_HEADER_SIZE + 46)
 
 
-def client_hello_random(datagram: bytes) -> Optional[bytes]:
+def client_hello_random(datagram: bytes) -> bytes | None:
     """The client random of a datagram that starts with a whole-or-first ClientHello
     fragment, else None. A client keeps its random across the cookie exchange and its
     retransmissions; a new handshake (a real reconnect) has a new one."""

@@ -20,7 +20,7 @@ import base64
 import datetime
 import enum
 import ipaddress
-from typing import FrozenSet, List, NamedTuple, Optional
+from typing import NamedTuple
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -62,7 +62,7 @@ class VerificationFailure(NamedTuple):
     message: str
 
 
-def _parse(certificate: crypto.X509) -> Optional[x509.Certificate]:
+def _parse(certificate: crypto.X509) -> x509.Certificate | None:
     """The certificate for `cryptography`, or None where its stricter DER parser refuses
     one that OpenSSL accepted (a BER boolean, say): OpenSSL's verdict still stands."""
     try:
@@ -71,7 +71,7 @@ def _parse(certificate: crypto.X509) -> Optional[x509.Certificate]:
         return None
 
 
-def _subject_text(certificate: Optional[x509.Certificate]) -> str:
+def _subject_text(certificate: x509.Certificate | None) -> str:
     if certificate is None:
         return "<a certificate OpenSSL accepts but cryptography cannot parse>"
     try:
@@ -80,14 +80,14 @@ def _subject_text(certificate: Optional[x509.Certificate]) -> str:
         return "<unprintable subject>"
 
 
-def _subject_alt_names(certificate: x509.Certificate) -> Optional[x509.SubjectAlternativeName]:
+def _subject_alt_names(certificate: x509.Certificate) -> x509.SubjectAlternativeName | None:
     try:
         return certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return None
 
 
-def _common_names(certificate: x509.Certificate) -> List[str]:
+def _common_names(certificate: x509.Certificate) -> list[str]:
     names = []
     for attribute in certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME):
         value = attribute.value
@@ -95,7 +95,7 @@ def _common_names(certificate: x509.Certificate) -> List[str]:
     return names
 
 
-def _ip_literal(name: str) -> Optional[bytes]:
+def _ip_literal(name: str) -> bytes | None:
     try:
         return ipaddress.ip_address(name).packed
     except ValueError:
@@ -118,7 +118,7 @@ def request_name_check(connection: SSL.Connection, name: str) -> None:
 
 
 def _engine_name_rules(
-    certificate: Optional[x509.Certificate], name: str, openssl_matched: bool
+    certificate: x509.Certificate | None, name: str, openssl_matched: bool
 ) -> bool:
     """OpenSSL's verdict adjusted to mbedTLS's use of the subject CN."""
     if not name:
@@ -171,7 +171,7 @@ _CRL_AVAILABILITY_ERRORS = frozenset(
 )
 
 
-def _name_mismatch(name: str, cert: Optional[x509.Certificate]) -> VerificationFailure:
+def _name_mismatch(name: str, cert: x509.Certificate | None) -> VerificationFailure:
     return VerificationFailure(
         FailureKind.HOSTNAME_MISMATCH,
         f"certificate name mismatch: '{name}' is not a name of {_subject_text(cert)}",
@@ -208,8 +208,8 @@ class CertificateVerifier:
 
     def __init__(
         self,
-        expected_name: Optional[str],
-        pins: FrozenSet[bytes] = frozenset(),
+        expected_name: str | None,
+        pins: frozenset[bytes] = frozenset(),
         check_chain: bool = True,
         crl_soft_fail: bool = False,
     ) -> None:
@@ -217,11 +217,11 @@ class CertificateVerifier:
         self.pins = pins
         self.check_chain = check_chain
         self.crl_soft_fail = crl_soft_fail
-        self.failure: Optional[VerificationFailure] = None
-        self.seen_keys: List[bytes] = []
+        self.failure: VerificationFailure | None = None
+        self.seen_keys: list[bytes] = []
         self._name_error = False
 
-    def _on_name_error(self, certificate: crypto.X509, cert: Optional[x509.Certificate]) -> bool:
+    def _on_name_error(self, certificate: crypto.X509, cert: x509.Certificate | None) -> bool:
         """OpenSSL found the name missing from the leaf (it checks names before dates).
 
         Failing right here lets OpenSSL send bad_certificate, the alert the engine sends.

@@ -15,7 +15,6 @@ import weakref
 from typing import (
     Any,
     Callable,
-    Optional,
     TypeVar,
 )
 
@@ -119,7 +118,7 @@ class PeerCore(_Core):
     """The state behind one exposed ``PyPacketPeerDTLS``: a godot_dtls PacketPeerDTLS."""
 
     def __init__(
-        self, runtime: Runtime, label: str, emit_status: Optional[Callable[[int], Any]] = None
+        self, runtime: Runtime, label: str, emit_status: Callable[[int], Any] | None = None
     ) -> None:
         super().__init__(runtime, label)
         self._emit = emit_status
@@ -157,7 +156,7 @@ class PeerCore(_Core):
         host = self.runtime.text(for_hostname, "for_hostname")
         chain = certificate_from(valid_certificate, self.runtime, "valid_certificate")
         if not validate_certs:
-            tls: Optional[TLSOptions] = TLSOptions.client_unsafe()
+            tls: TLSOptions | None = TLSOptions.client_unsafe()
         else:
             tls = None if chain is None else TLSOptions.client(chain)
         return self._start(transport, host, tls)

@@ -15,12 +15,8 @@ from typing import (
     AbstractSet,
     Any,
     Callable,
-    Dict,
-    List,
     Mapping,
-    Optional,
     Sequence,
-    Tuple,
 )
 
 from godot_dtls.api.errors import Error
@@ -34,7 +30,7 @@ from .runtime import PLAIN_VALUES, ArgumentError, Runtime, as_error, type_name
 #: The keys of the client options Dictionary each mode reads ("client" is the default).
 #: A key given a value in a mode that cannot honour it is refused, never ignored: a pin or
 #: a revocation list dropped in silence would connect without the check the script asked for.
-CLIENT_MODE_KEYS: Dict[str, Tuple[str, ...]] = {
+CLIENT_MODE_KEYS: dict[str, tuple[str, ...]] = {
     "client": (
         "mode",
         "trusted_chain_pem",
@@ -57,7 +53,7 @@ CLIENT_MODE_KEYS: Dict[str, Tuple[str, ...]] = {
     "client_psk": ("mode", "psk_identity", "psk_key_hex", "alpn", "key_log_file"),
 }
 #: The keys of the server options Dictionary each mode reads ("server" is the default).
-SERVER_MODE_KEYS: Dict[str, Tuple[str, ...]] = {
+SERVER_MODE_KEYS: dict[str, tuple[str, ...]] = {
     "server": (
         "mode",
         "key_pem",
@@ -81,7 +77,7 @@ OPTIONS_CACHE_SIZE = 32
 #: OpenSSL context and the resumable sessions per TLSOptions object, so equal Dictionaries
 #: must give the same object: otherwise every connect_to_peer would parse the CA chain
 #: again, and session resumption would never find the previous connection's session.
-_options_cache: OrderedDict[Tuple[Any, ...], TLSOptions] = OrderedDict()
+_options_cache: OrderedDict[tuple[Any, ...], TLSOptions] = OrderedDict()
 
 
 def _option(options: Any, key: Any) -> Any:
@@ -108,7 +104,7 @@ def _check_dictionary(options: Any, what: str = "options") -> None:
         raise ArgumentError(f"{what} must be a Dictionary, got {type_name(options)}")
 
 
-def _dictionary_keys(dictionary: Any) -> List[Any]:
+def _dictionary_keys(dictionary: Any) -> list[Any]:
     """The keys of a dict or of any runtime's Dictionary (whose ``keys()`` is an Array)."""
     if isinstance(dictionary, Mapping):
         return list(dictionary.keys())
@@ -116,7 +112,7 @@ def _dictionary_keys(dictionary: Any) -> List[Any]:
     return list(keys() if callable(keys) else dictionary)
 
 
-def _array_items(value: Any, runtime: Runtime, what: str) -> List[Any]:
+def _array_items(value: Any, runtime: Runtime, what: str) -> list[Any]:
     """The items of a list or of a runtime's Array / PackedStringArray (PoolStringArray).
 
     Told apart by class name, as Dictionaries are: a String or a byte array is iterable
@@ -179,7 +175,7 @@ class _Options:
             raise ArgumentError(f"{self.label(key)} must be a bool, got {type_name(value)}")
         return value
 
-    def texts(self, key: str) -> List[str]:
+    def texts(self, key: str) -> list[str]:
         value = self.raw(key)
         if value is None:
             return []
@@ -187,7 +183,7 @@ class _Options:
         items = _array_items(value, self.runtime, label)
         return [self.runtime.text(item, f"{label}[{index}]") for index, item in enumerate(items)]
 
-    def entries(self, key: str) -> List[Tuple[str, Any]]:
+    def entries(self, key: str) -> list[tuple[str, Any]]:
         """The (String key, value) pairs of a nested Dictionary (none when absent)."""
         value = self.raw(key)
         if value is None:
@@ -213,7 +209,7 @@ class _Options:
                 raise ValueError(f'{self.label(name)} cannot be used in mode "{mode}"')
 
 
-def pem_text(value: Any, runtime: Runtime, what: str = "certificate") -> Optional[str]:
+def pem_text(value: Any, runtime: Runtime, what: str = "certificate") -> str | None:
     """PEM text from a String, or from an engine X509Certificate / CryptoKey object.
 
     Godot 4 objects have ``save_to_string()``; Godot 3.2's have only ``save(path)``, so
@@ -243,7 +239,7 @@ def pem_text(value: Any, runtime: Runtime, what: str = "certificate") -> Optiona
         os.unlink(path)
 
 
-def certificate_from(value: Any, runtime: Runtime, what: str) -> Optional[X509Certificate]:
+def certificate_from(value: Any, runtime: Runtime, what: str) -> X509Certificate | None:
     pem = pem_text(value, runtime, what)
     if not pem:
         return None
@@ -253,7 +249,7 @@ def certificate_from(value: Any, runtime: Runtime, what: str) -> Optional[X509Ce
         raise ValueError(f"{what}: {exc}") from None
 
 
-def _pins(texts: Sequence[str], what: str) -> Tuple[bytes, ...]:
+def _pins(texts: Sequence[str], what: str) -> tuple[bytes, ...]:
     pins = []
     for index, text in enumerate(texts):
         try:
@@ -263,7 +259,7 @@ def _pins(texts: Sequence[str], what: str) -> Tuple[bytes, ...]:
     return tuple(pins)
 
 
-def _crls(texts: Sequence[str], what: str) -> List[X509CRL]:
+def _crls(texts: Sequence[str], what: str) -> list[X509CRL]:
     crls = []
     for index, text in enumerate(texts):
         try:
@@ -273,7 +269,7 @@ def _crls(texts: Sequence[str], what: str) -> List[X509CRL]:
     return crls
 
 
-def _protocols(names: Sequence[str], what: str) -> Tuple[str, ...]:
+def _protocols(names: Sequence[str], what: str) -> tuple[str, ...]:
     for index, name in enumerate(names):
         if not 0 < len(name.encode("utf-8")) < 256:
             raise ValueError(f"{what}[{index}]: ALPN names are 1 to 255 bytes, got {name!r}")
@@ -289,14 +285,14 @@ def _hex_key(text: str, what: str) -> bytes:
         raise ValueError(f"{what} must be the pre-shared key in hex digits") from None
 
 
-def _os_path(text: str, what: str) -> Optional[str]:
+def _os_path(text: str, what: str) -> str | None:
     if text.startswith(("res://", "user://")):
         hint = "use ProjectSettings.globalize_path()"
         raise ValueError(f"{what} must be a file system path, not {text!r}: {hint}")
     return text or None
 
 
-def _cached(key: Tuple[Any, ...], build: Callable[[], TLSOptions]) -> TLSOptions:
+def _cached(key: tuple[Any, ...], build: Callable[[], TLSOptions]) -> TLSOptions:
     options = _options_cache.get(key)
     if options is not None:
         _options_cache.move_to_end(key)
@@ -307,7 +303,7 @@ def _cached(key: Tuple[Any, ...], build: Callable[[], TLSOptions]) -> TLSOptions
     return options
 
 
-def client_options(options: Any, runtime: Runtime) -> Optional[TLSOptions]:
+def client_options(options: Any, runtime: Runtime) -> TLSOptions | None:
     """The facade's client options Dictionary as TLSOptions.
 
     ``mode`` "client" (default; ``trusted_chain_pem``, ``common_name_override``) or
@@ -378,7 +374,7 @@ def client_options(options: Any, runtime: Runtime) -> Optional[TLSOptions]:
     return _cached((*key, key_log), build)
 
 
-def _server_identity(reader: _Options) -> Tuple[CryptoKey, X509Certificate]:
+def _server_identity(reader: _Options) -> tuple[CryptoKey, X509Certificate]:
     """``key_pem`` and ``certificate_pem`` of ``reader`` as a key and its chain."""
     key_label, chain_label = reader.label("key_pem"), reader.label("certificate_pem")
     key_pem = pem_text(reader.raw("key_pem"), reader.runtime, key_label)
@@ -413,7 +409,7 @@ def server_options(options: Any, runtime: Runtime) -> TLSOptions:
     key_log = _os_path(reader.text("key_log_file"), reader.label("key_log_file"))
     if mode == "server_psk":
         label = reader.label("psk_keys_hex")
-        keys: Dict[str, bytes] = {}
+        keys: dict[str, bytes] = {}
         for identity, value in reader.entries("psk_keys_hex"):
             what = f'{label}["{identity}"]'
             keys[identity] = _hex_key("" if value is None else runtime.text(value, what), what)
@@ -424,7 +420,7 @@ def server_options(options: Any, runtime: Runtime) -> TLSOptions:
         )
 
     key, chain = _server_identity(reader)
-    sni: Dict[str, Tuple[CryptoKey, X509Certificate]] = {}
+    sni: dict[str, tuple[CryptoKey, X509Certificate]] = {}
     for name, entry in reader.entries("sni"):
         if not name:
             raise ValueError(f"{reader.label('sni')} has an empty server name")
@@ -441,10 +437,10 @@ def server_options(options: Any, runtime: Runtime) -> TLSOptions:
     )
 
 
-def plain_stats(stats: Mapping[str, Any]) -> Dict[str, Any]:
+def plain_stats(stats: Mapping[str, Any]) -> dict[str, Any]:
     """``PacketPeerDTLS.get_stats()`` with only values every runtime can convert: None and
     exact bool, int, float and str, plus lists of str (the alert names)."""
-    plain: Dict[str, Any] = {}
+    plain: dict[str, Any] = {}
     for key, value in stats.items():
         if value is None:
             plain[str(key)] = None

@@ -15,9 +15,6 @@ import logging
 from typing import (
     Any,
     Callable,
-    Dict,
-    Optional,
-    Tuple,
 )
 
 from godot_dtls.api.errors import Error
@@ -32,7 +29,7 @@ def _no_byte_arrays(value: Any) -> Any:
     raise TypeError("this runtime description has no byte array converters")
 
 
-def _no_dictionaries(values: Dict[str, Any]) -> Any:
+def _no_dictionaries(values: dict[str, Any]) -> Any:
     """Default converter of a Runtime that never returns a Dictionary (the server modules)."""
     raise TypeError("this runtime description has no Dictionary converter")
 
@@ -68,9 +65,9 @@ class Runtime:
         connected_check: str = "is_socket_connected",
         to_bytes: Callable[[Any], bytes] = _no_byte_arrays,
         from_bytes: Callable[[bytes], Any] = _no_byte_arrays,
-        string_types: Tuple[type, ...] = (str,),
-        retain: Optional[Callable[[Any], Any]] = None,
-        to_dictionary: Callable[[Dict[str, Any]], Any] = _no_dictionaries,
+        string_types: tuple[type, ...] = (str,),
+        retain: Callable[[Any], Any] | None = None,
+        to_dictionary: Callable[[dict[str, Any]], Any] = _no_dictionaries,
     ) -> None:
         self.name = name
         self.to_dictionary = to_dictionary

@@ -6,7 +6,6 @@ import argparse
 import logging
 import sys
 import time
-from typing import List, Optional
 
 from godot_dtls.api.errors import Error
 
@@ -144,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args.verbose)

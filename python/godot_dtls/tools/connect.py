@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Iterable, Optional
+from typing import Iterable
 
 from godot_dtls.api.dtls_peer import PacketPeerDTLS
 from godot_dtls.api.errors import Error
@@ -24,7 +24,7 @@ from .serve import wait_readable
 __all__ = ["run_client"]
 
 
-def _options(args: argparse.Namespace) -> Optional[TLSOptions]:
+def _options(args: argparse.Namespace) -> TLSOptions | None:
     chain = None
     if args.ca:
         chain = X509Certificate()

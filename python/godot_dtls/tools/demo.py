@@ -9,7 +9,7 @@ clean close_notify.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, List, TextIO
+from typing import Any, Callable, TextIO
 
 from godot_dtls.api.crypto import Crypto
 from godot_dtls.api.dtls_peer import PacketPeerDTLS
@@ -23,7 +23,7 @@ from .serve import EchoServer, wait_readable
 
 __all__ = ["run_demo"]
 
-VAR_SAMPLES: List[Any] = [
+VAR_SAMPLES: list[Any] = [
     None,
     True,
     42,

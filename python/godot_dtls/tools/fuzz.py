@@ -70,7 +70,7 @@ import traceback
 import tracemalloc
 from collections import Counter, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Deque, Dict, List, Optional, Sequence, Set, TextIO, Tuple
+from typing import Any, Callable, Sequence, TextIO
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -145,9 +145,9 @@ _MAX_ALERTS_KEPT = 256
 # ---------------------------------------------------------------------------- records
 
 
-def split_records(datagram: bytes) -> List[bytes]:
+def split_records(datagram: bytes) -> list[bytes]:
     """Cut a datagram on DTLS record boundaries; a trailing partial record is kept as is."""
-    records: List[bytes] = []
+    records: list[bytes] = []
     offset = 0
     total = len(datagram)
     while offset < total:
@@ -162,7 +162,7 @@ def split_records(datagram: bytes) -> List[bytes]:
     return records
 
 
-def record_count(datagram: bytes) -> Optional[int]:
+def record_count(datagram: bytes) -> int | None:
     """How many whole records ``datagram`` holds, or None if it does not end on a boundary."""
     count = 0
     offset = 0
@@ -233,7 +233,7 @@ def _random_bytes(rng: random.Random, length: int) -> bytes:
     return rng.getrandbits(8 * length).to_bytes(length, "little") if length else b""
 
 
-def _pick_record(rng: random.Random, datagram: bytes) -> Tuple[List[bytes], int]:
+def _pick_record(rng: random.Random, datagram: bytes) -> tuple[list[bytes], int]:
     records = split_records(datagram) or [b""]
     return records, rng.randrange(len(records))
 
@@ -528,7 +528,7 @@ def _mut_empty(rng: random.Random, base: bytes, pool: Sequence[bytes]) -> bytes:
 
 
 #: name -> (weight, mutator). Weights favour structure-aware mutations of real records.
-MUTATORS: Dict[str, Tuple[int, Mutator]] = {
+MUTATORS: dict[str, tuple[int, Mutator]] = {
     "replay": (8, _mut_replay),
     "random-bytes": (4, _mut_random_bytes),
     "random-record": (4, _mut_random_record),
@@ -564,7 +564,7 @@ MUTATORS: Dict[str, Tuple[int, Mutator]] = {
     "empty": (1, _mut_empty),
 }
 _MUTATOR_NAMES = tuple(MUTATORS)
-_MUTATOR_CUMULATIVE: List[int] = []
+_MUTATOR_CUMULATIVE: list[int] = []
 _total = 0
 for _name in _MUTATOR_NAMES:
     _total += MUTATORS[_name][0]
@@ -573,8 +573,8 @@ del _total, _name
 
 
 def mutate(
-    rng: random.Random, base: bytes, pool: Sequence[bytes], name: Optional[str] = None
-) -> Tuple[str, bytes]:
+    rng: random.Random, base: bytes, pool: Sequence[bytes], name: str | None = None
+) -> tuple[str, bytes]:
     """Apply one mutator (``name``, or one drawn by weight; sometimes a stack of 2-3)."""
     if name is None:
         if rng.random() < 0.12:
@@ -609,7 +609,7 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _make_pki(key_type: str) -> Tuple[X509Certificate, CryptoKey, X509Certificate]:
+def _make_pki(key_type: str) -> tuple[X509Certificate, CryptoKey, X509Certificate]:
     """A CA and a server certificate for :data:`SERVER_NAME` (``key_type``: ec or rsa)."""
     now = datetime.datetime.now(datetime.timezone.utc)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -654,8 +654,8 @@ class FuzzWorld:
         self.cookies = CookieJar(
             rotate_every=1e9, random_bytes=lambda n: _random_bytes(secret_rng, n)
         )
-        self.server_contexts: List[SSL.Context] = []
-        ca_chain: List[x509.Certificate] = []
+        self.server_contexts: list[SSL.Context] = []
+        ca_chain: list[x509.Certificate] = []
         for key_type in ("ec", "rsa"):
             ca, key, chain = _make_pki(key_type)
             self.server_contexts.append(server_context(TLSOptions.server(key, chain), self.cookies))
@@ -663,7 +663,7 @@ class FuzzWorld:
         # Keep the options alive: client contexts are cached per options object.
         self.client_options = TLSOptions.client(X509Certificate(ca_chain))
         self.client_context = client_context(self.client_options)
-        self.reference_corpus: List[bytes] = _reference_corpus(self, random.Random(seed + 1))
+        self.reference_corpus: list[bytes] = _reference_corpus(self, random.Random(seed + 1))
 
     def client(self, mtu: int, name: str = SERVER_NAME) -> DTLSConnection:
         return DTLSConnection(
@@ -682,9 +682,9 @@ class FuzzWorld:
         return Session.build(self, kind, rng, now)
 
 
-def _reference_corpus(world: FuzzWorld, rng: random.Random) -> List[bytes]:
+def _reference_corpus(world: FuzzWorld, rng: random.Random) -> list[bytes]:
     """Records of complete sessions of both key types, closes and fatal alerts included."""
-    corpus: List[bytes] = []
+    corpus: list[bytes] = []
     for kind in ("client-connected", "server-closed", "client-failed", "server-failed"):
         for _ in range(3):
             corpus.extend(Session.build(world, kind, rng, 1000.0).corpus)
@@ -708,7 +708,7 @@ class Finding:
     #: What the target was fed before, oldest first ("timer" entries are handle_timer
     #: calls): handshake fragments are reassembled across datagrams, so the datagram that
     #: triggered a finding may be innocent and the state built by earlier ones.
-    history: List[bytes] = field(default_factory=list, repr=False)
+    history: list[bytes] = field(default_factory=list, repr=False)
 
     def describe(self) -> str:
         shown = self.datagram[:96].hex()
@@ -751,21 +751,21 @@ class FuzzReport:
     slowest_call_what: str = ""
     exceptions: int = 0
     findings_total: int = 0
-    findings: List[Finding] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
     by_kind: Counter = field(default_factory=Counter)
     by_state: Counter = field(default_factory=Counter)
     by_mutation: Counter = field(default_factory=Counter)
     transitions: Counter = field(default_factory=Counter)
     failure_reasons: Counter = field(default_factory=Counter)
     findings_by_check: Counter = field(default_factory=Counter)
-    corpus_sizes: Dict[str, int] = field(default_factory=dict)
-    rss_start: Optional[int] = None
-    rss_baseline: Optional[int] = None
-    rss_peak: Optional[int] = None
-    rss_end: Optional[int] = None
-    traced_baseline: Optional[int] = None
-    traced_peak: Optional[int] = None
-    traced_end: Optional[int] = None
+    corpus_sizes: dict[str, int] = field(default_factory=dict)
+    rss_start: int | None = None
+    rss_baseline: int | None = None
+    rss_peak: int | None = None
+    rss_end: int | None = None
+    traced_baseline: int | None = None
+    traced_peak: int | None = None
+    traced_end: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -797,7 +797,7 @@ class LogWatch(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__(level=logging.ERROR)
-        self.swallowed: List[str] = []
+        self.swallowed: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[1] is not None:
@@ -806,7 +806,7 @@ class LogWatch(logging.Handler):
                 f"logged {type(exc).__name__} ({str(exc)[:120]}) under '{record.getMessage()}'"
             )
 
-    def take(self) -> List[str]:
+    def take(self) -> list[str]:
         taken, self.swallowed = self.swallowed, []
         return taken
 
@@ -818,7 +818,7 @@ class LogWatch(logging.Handler):
         logger.removeHandler(self)
 
 
-def _drain(connection: DTLSConnection) -> List[bytes]:
+def _drain(connection: DTLSConnection) -> list[bytes]:
     return connection.datagrams_to_send()
 
 
@@ -838,9 +838,9 @@ class Session:
         self,
         kind: str,
         target: DTLSConnection,
-        peer: Optional[DTLSConnection],
-        corpus: List[bytes],
-        payloads: Set[bytes],
+        peer: DTLSConnection | None,
+        corpus: list[bytes],
+        payloads: set[bytes],
         now: float,
         peer_closed: bool = False,
     ) -> None:
@@ -855,15 +855,15 @@ class Session:
         self.index = 0
         self.state = target.state
         self.slowest = 0.0
-        self.transitions: List[Tuple[ConnectionState, ConnectionState]] = []
+        self.transitions: list[tuple[ConnectionState, ConnectionState]] = []
         self.packets_delivered = 0
-        self._saved: Deque[bytes] = deque(maxlen=_MAX_SAVED_OUTPUTS)
+        self._saved: deque[bytes] = deque(maxlen=_MAX_SAVED_OUTPUTS)
         self._probe = 0
         self._last_elapsed = 0.0
         #: Every datagram fed to the target so far (b"timer" for a handle_timer call).
-        self.history: List[bytes] = []
+        self.history: list[bytes] = []
         #: When set, a traceback logged on "godot_dtls" during a call is a finding too.
-        self.log_watch: Optional[LogWatch] = None
+        self.log_watch: LogWatch | None = None
 
     # -- construction
 
@@ -873,12 +873,12 @@ class Session:
             raise ValueError(f"unknown target kind {kind!r}")
         mtu = rng.choice(_MTUS)
         context = rng.choice(world.server_contexts)
-        corpus: List[bytes] = []
-        payloads: Set[bytes] = set()
+        corpus: list[bytes] = []
+        payloads: set[bytes] = set()
         if kind == "server-failed":
             return cls._server_failed(world, context, mtu, now, corpus)
 
-        def keep(datagrams: List[bytes]) -> List[bytes]:
+        def keep(datagrams: list[bytes]) -> list[bytes]:
             corpus.extend(datagrams)
             return datagrams
 
@@ -951,7 +951,7 @@ class Session:
         context: SSL.Context,
         mtu: int,
         now: float,
-        corpus: List[bytes],
+        corpus: list[bytes],
     ) -> Session:
         """A server that received a client's fatal alert (the client rejected its name)."""
         client = world.client(mtu, "wrong.example")
@@ -971,14 +971,14 @@ class Session:
 
     # -- driving under the checks
 
-    def feed(self, datagram: bytes, mutation: str = "direct") -> List[Finding]:
+    def feed(self, datagram: bytes, mutation: str = "direct") -> list[Finding]:
         """Feed one datagram to the target; return what broke."""
         self.index += 1
         findings = self._call("receive_datagram", mutation, datagram)
         self.history.append(datagram)
         return findings
 
-    def fire_timer(self) -> List[Finding]:
+    def fire_timer(self) -> list[Finding]:
         """Advance the clock to the target's timer (if any) and run ``handle_timer``."""
         timer = self.target.get_timer()
         if timer is not None and timer > self.now:
@@ -987,10 +987,10 @@ class Session:
         self.history.append(b"timer")
         return findings
 
-    def _call(self, what: str, mutation: str, datagram: bytes) -> List[Finding]:
+    def _call(self, what: str, mutation: str, datagram: bytes) -> list[Finding]:
         target = self.target
         before = self.state
-        findings: List[Finding] = []
+        findings: list[Finding] = []
 
         def found(check: str, message: str) -> None:
             findings.append(
@@ -1082,10 +1082,10 @@ class Session:
         ):
             found("memory", "the connection's alert lists keep growing")
 
-    def verify(self) -> Tuple[bool, List[Finding]]:
+    def verify(self) -> tuple[bool, list[Finding]]:
         """Round trip of a target claiming CONNECTED; returns (verified, findings)."""
         target = self.target
-        findings: List[Finding] = []
+        findings: list[Finding] = []
 
         def found(check: str, message: str) -> None:
             findings.append(
@@ -1162,7 +1162,7 @@ class Session:
 # ---------------------------------------------------------------------------- the run
 
 
-def _rss_bytes() -> Optional[int]:
+def _rss_bytes() -> int | None:
     """Resident set size of this process (Linux /proc; None elsewhere)."""
     try:
         with open("/proc/self/statm", "rb") as handle:
@@ -1172,7 +1172,7 @@ def _rss_bytes() -> Optional[int]:
         return None
 
 
-def _arm_watchdog(seconds: Optional[float]) -> bool:
+def _arm_watchdog(seconds: float | None) -> bool:
     """Exit the process with every stack dumped if the next session hangs for ``seconds``."""
     if not seconds:
         return False
@@ -1190,15 +1190,15 @@ def _arm_watchdog(seconds: Optional[float]) -> bool:
 def run_fuzz(
     count: int = 100_000,
     seed: int = 0,
-    seconds: Optional[float] = None,
+    seconds: float | None = None,
     *,
     max_call_seconds: float = 1.0,
     verify_every: int = 64,
     max_rss_growth_mib: float = 64.0,
     trace_python_memory: bool = False,
     max_traced_growth_mib: float = 16.0,
-    watchdog_seconds: Optional[float] = None,
-    progress: Optional[Callable[[FuzzReport], None]] = None,
+    watchdog_seconds: float | None = None,
+    progress: Callable[[FuzzReport], None] | None = None,
 ) -> FuzzReport:
     """Feed ``count`` mutated datagrams (or stop after ``seconds``) and report.
 
@@ -1309,7 +1309,7 @@ def _run_session(
     count: int,
     max_call_seconds: float,
     verify_every: int,
-    watch: Optional[LogWatch] = None,
+    watch: LogWatch | None = None,
 ) -> None:
     now = 1000.0 + rng.random() * 100.0
     try:
@@ -1380,7 +1380,7 @@ def _run_session(
 def _record(
     report: FuzzReport,
     session: Session,
-    findings: List[Finding],
+    findings: list[Finding],
     max_call_seconds: float,
     mutation: str,
     before: ConnectionState,
@@ -1419,7 +1419,7 @@ def _verify(session: Session, report: FuzzReport) -> None:
 # ---------------------------------------------------------------------------- output
 
 
-def _mib(value: Optional[int]) -> str:
+def _mib(value: int | None) -> str:
     return "n/a" if value is None else f"{value / (1024 * 1024):.1f} MiB"
 
 
@@ -1471,10 +1471,10 @@ def format_report(report: FuzzReport) -> str:
 def run_cli(
     count: int,
     seed: int,
-    seconds: Optional[float],
-    out: Optional[TextIO] = None,
+    seconds: float | None,
+    out: TextIO | None = None,
     trace_python_memory: bool = False,
-    save_findings: Optional[str] = None,
+    save_findings: str | None = None,
 ) -> int:
     """``godot-dtls fuzz``: run, print the summary, 0 when there is no finding, else 1.
 
@@ -1508,7 +1508,7 @@ def run_cli(
     return 0 if report.ok else 1
 
 
-def replay(line: str, world: Optional[FuzzWorld] = None, seed: int = 0) -> List[Finding]:
+def replay(line: str, world: FuzzWorld | None = None, seed: int = 0) -> list[Finding]:
     """Feed a saved finding (a :meth:`Finding.to_json` line) to a new target of its kind.
 
     The new target has new keys and randoms, so what depended on the old session's own
@@ -1516,7 +1516,7 @@ def replay(line: str, world: Optional[FuzzWorld] = None, seed: int = 0) -> List[
     """
     saved = json.loads(line)
     session = (world or FuzzWorld(seed)).session(saved["target"], random.Random(seed))
-    findings: List[Finding] = []
+    findings: list[Finding] = []
     with LogWatch() as watch:
         session.log_watch = watch
         for entry in saved["history"]:

@@ -30,7 +30,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Iterator, Union
 
 __all__ = [
     "ConfigDocument",
@@ -70,7 +70,7 @@ _SIMPLE_ESCAPES = {
     "'": "'",
     "\\": "\\",
 }
-_LITERALS: Dict[str, Any] = {
+_LITERALS: dict[str, Any] = {
     "true": True,
     "false": False,
     "null": None,
@@ -89,7 +89,7 @@ class ConfigParseError(ValueError):
     file it did not understand could destroy the user's settings.
     """
 
-    def __init__(self, message: str, line: int, path: Optional[str] = None) -> None:
+    def __init__(self, message: str, line: int, path: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
@@ -126,7 +126,7 @@ class Constructor:
     """
 
     name: str
-    args: Tuple[Any, ...]
+    args: tuple[Any, ...]
     raw: str
     parsed: bool = True
 
@@ -158,10 +158,10 @@ class ConfigSection:
 
     name: str
     line: int
-    attributes: Dict[str, Any] = field(default_factory=dict)
-    entries: List[ConfigEntry] = field(default_factory=list)
+    attributes: dict[str, Any] = field(default_factory=dict)
+    entries: list[ConfigEntry] = field(default_factory=list)
 
-    def entry(self, key: str) -> Optional[ConfigEntry]:
+    def entry(self, key: str) -> ConfigEntry | None:
         """The entry for ``key``; the last one if repeated, since the last value wins."""
         for candidate in reversed(self.entries):
             if candidate.key == key:
@@ -173,7 +173,7 @@ class ConfigSection:
         found = self.entry(key)
         return default if found is None else found.value
 
-    def keys(self) -> List[str]:
+    def keys(self) -> list[str]:
         """The distinct keys, in order of first appearance."""
         return list(dict.fromkeys(entry.key for entry in self.entries))
 
@@ -196,21 +196,21 @@ class ConfigSection:
 class ConfigDocument:
     """A parsed file: its sections in file order (a name may repeat, as in ``.tscn``)."""
 
-    sections: List[ConfigSection]
+    sections: list[ConfigSection]
     text: str
 
-    def sections_named(self, name: str) -> List[ConfigSection]:
+    def sections_named(self, name: str) -> list[ConfigSection]:
         """Every section called ``name`` (ConfigFile merges repeats; scenes list nodes)."""
         return [section for section in self.sections if section.name == name]
 
-    def section(self, name: str) -> Optional[ConfigSection]:
+    def section(self, name: str) -> ConfigSection | None:
         """The first section called ``name``, or ``None``."""
         for section in self.sections:
             if section.name == name:
                 return section
         return None
 
-    def find_entry(self, section: str, key: str) -> Optional[ConfigEntry]:
+    def find_entry(self, section: str, key: str) -> ConfigEntry | None:
         """The entry that decides ``section``/``key`` for Godot: the last one in the file."""
         for candidate in reversed(self.sections_named(section)):
             found = candidate.entry(key)
@@ -224,7 +224,7 @@ class ConfigDocument:
         return default if found is None else found.value
 
     @property
-    def section_names(self) -> List[str]:
+    def section_names(self) -> list[str]:
         """Distinct section names in file order (without the implicit ``""`` section)."""
         return list(dict.fromkeys(s.name for s in self.sections if s.line > 0))
 
@@ -241,7 +241,7 @@ class ConfigDocument:
         return iter(self.sections)
 
 
-def split_lines(text: str) -> List[str]:
+def split_lines(text: str) -> list[str]:
     """Split after every ``"\\n"``, keeping the endings (``"\\r\\n"`` stays whole).
 
     Line numbers here and in :class:`ConfigParseError` count ``"\\n"`` only, as Godot's
@@ -269,7 +269,7 @@ class _Parser:
     def line_at(self, pos: int) -> int:
         return bisect.bisect_right(self.line_starts, pos)
 
-    def error(self, message: str, pos: Optional[int] = None) -> ConfigParseError:
+    def error(self, message: str, pos: int | None = None) -> ConfigParseError:
         return ConfigParseError(message, self.line_at(self.pos if pos is None else pos))
 
     def peek(self, offset: int = 0) -> str:
@@ -333,7 +333,7 @@ class _Parser:
         name = self.text[name_start : self.pos]
         if not name:
             raise self.error("empty section name", start)
-        attributes: Dict[str, Any] = {}
+        attributes: dict[str, Any] = {}
         while True:
             self.skip_inline_space()
             char = self.peek()
@@ -431,7 +431,7 @@ class _Parser:
     def parse_string(self) -> str:
         opening = self.pos
         self.pos += 1
-        parts: List[str] = []
+        parts: list[str] = []
         while True:
             if self.pos >= self.length:
                 raise self.error("unterminated string (opened here)", opening)
@@ -470,7 +470,7 @@ class _Parser:
             raise self.error(f"'\\{escape}{hex_text}' is not a Unicode code point")
         return chr(code)
 
-    def parse_number(self) -> Union[int, float]:
+    def parse_number(self) -> int | float:
         match = _NUMBER.match(self.text, self.pos)
         if match is None:
             raise self.error(f"expected a number, found {self.describe(self.pos)}")
@@ -523,10 +523,10 @@ class _Parser:
             return args[0]
         return Constructor(name, tuple(args), raw)
 
-    def parse_items(self, closer: str, opened: str) -> List[Any]:
+    def parse_items(self, closer: str, opened: str) -> list[Any]:
         """Comma-separated values up to ``closer`` (a trailing comma is tolerated)."""
         opening = self.pos - 1
-        items: List[Any] = []
+        items: list[Any] = []
         while True:
             self.skip_space()
             if self.pos >= self.length:
@@ -542,14 +542,14 @@ class _Parser:
             elif char != closer:
                 raise self.unclosed_or_unexpected(opened, closer, opening)
 
-    def parse_array(self) -> List[Any]:
+    def parse_array(self) -> list[Any]:
         self.pos += 1
         return self.parse_items("]", "[")
 
-    def parse_dictionary(self) -> Dict[Any, Any]:
+    def parse_dictionary(self) -> dict[Any, Any]:
         opening = self.pos
         self.pos += 1
-        result: Dict[Any, Any] = {}
+        result: dict[Any, Any] = {}
         while True:
             self.skip_space()
             if self.pos >= self.length:
@@ -597,7 +597,7 @@ class _Parser:
     def skip_balanced(self) -> None:
         """Move past a bracketed span (strings inside are skipped whole); keep it raw."""
         opening = self.pos
-        stack: List[str] = []
+        stack: list[str] = []
         while self.pos < self.length:
             char = self.text[self.pos]
             if char == '"':

@@ -51,7 +51,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Callable, Deque, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Any, Callable, NamedTuple, Tuple, Union
 
 from godot_dtls.core.log import logger
 
@@ -189,7 +189,7 @@ class ImpairmentStats:
         for item in fields(self):
             setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 
-    def as_dict(self) -> Dict[str, int]:
+    def as_dict(self) -> dict[str, int]:
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
@@ -199,7 +199,7 @@ class _DirectionState:
     rng: random.Random
     stats: ImpairmentStats = field(default_factory=ImpairmentStats)
     index: int = 0
-    held: Optional[bytes] = None
+    held: bytes | None = None
     held_index: int = 0
     held_until: float = 0.0
     held_delay: float = 0.0
@@ -221,15 +221,15 @@ class ImpairmentEngine:
     def __init__(
         self,
         seed: Seed = 0,
-        client_to_server: Optional[Impairment] = None,
-        server_to_client: Optional[Impairment] = None,
+        client_to_server: Impairment | None = None,
+        server_to_client: Impairment | None = None,
         *,
-        log_limit: Optional[int] = 100_000,
+        log_limit: int | None = 100_000,
         name: str = "impairment",
     ) -> None:
         self.seed = seed
         self.name = name
-        self.actions: Deque[Action] = deque(maxlen=log_limit)
+        self.actions: deque[Action] = deque(maxlen=log_limit)
         self._states = {
             Direction.CLIENT_TO_SERVER: _DirectionState(
                 client_to_server or Impairment(), random.Random(f"{seed}:c2s")
@@ -254,7 +254,7 @@ class ImpairmentEngine:
 
     # ------------------------------------------------------------------ inputs
 
-    def process(self, direction: Direction, datagram: bytes, now: float) -> List[Emission]:
+    def process(self, direction: Direction, datagram: bytes, now: float) -> list[Emission]:
         """What to emit for ``datagram`` received at ``now``, in emission order.
 
         It may be nothing (dropped, or held for reordering), the datagram (possibly
@@ -289,7 +289,7 @@ class ImpairmentEngine:
             copies = 2
             stats.duplicated += 1
             self._log(now, direction, index, "duplicate", len(data))
-        out: List[Emission] = []
+        out: list[Emission] = []
         previously_held = state.held
         if config.reorder and previously_held is None and rng.random() < config.reorder:
             state.held = data
@@ -322,14 +322,14 @@ class ImpairmentEngine:
             )
         return out
 
-    def next_expiry(self) -> Optional[float]:
+    def next_expiry(self) -> float | None:
         """When :meth:`expire` must next run (a held datagram's limit), or None."""
         times = [s.held_until for s in self._states.values() if s.held is not None]
         return min(times) if times else None
 
-    def expire(self, now: float) -> List[Emission]:
+    def expire(self, now: float) -> list[Emission]:
         """Release the held datagrams whose ``reorder_hold`` ran out by ``now``."""
-        out: List[Emission] = []
+        out: list[Emission] = []
         for direction, state in self._states.items():
             held = state.held
             if held is not None and state.held_until <= now:
@@ -348,9 +348,9 @@ class ImpairmentEngine:
                 )
         return out
 
-    def flush(self, now: float) -> List[Emission]:
+    def flush(self, now: float) -> list[Emission]:
         """Release every held datagram now (used when the proxy shuts down)."""
-        out: List[Emission] = []
+        out: list[Emission] = []
         for direction, state in self._states.items():
             held = state.held
             if held is not None:
@@ -420,7 +420,7 @@ class ImpairmentEngine:
 # ---------------------------------------------------------------------- the proxy
 
 
-def _parse_ip(host: str) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
+def _parse_ip(host: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     if host == "localhost":
         host = "127.0.0.1"
     try:
@@ -429,13 +429,13 @@ def _parse_ip(host: str) -> Union[ipaddress.IPv4Address, ipaddress.IPv6Address]:
         raise ValueError(f"{host!r} is not an IP address") from None
 
 
-def _is_loopback(ip: Union[ipaddress.IPv4Address, ipaddress.IPv6Address]) -> bool:
+def _is_loopback(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped.is_loopback
     return ip.is_loopback
 
 
-def parse_host_port(text: str) -> Tuple[str, int]:
+def parse_host_port(text: str) -> tuple[str, int]:
     """``"127.0.0.1:5000"`` or ``"[::1]:5000"`` → ``(host, port)``."""
     host, sep, port = text.rpartition(":")
     if not sep or not host:
@@ -450,7 +450,7 @@ def parse_host_port(text: str) -> Tuple[str, int]:
     return host, number
 
 
-def _sockaddr(host: str, port: int) -> Tuple[int, Address]:
+def _sockaddr(host: str, port: int) -> tuple[int, Address]:
     ip = _parse_ip(host)
     if isinstance(ip, ipaddress.IPv6Address):
         return socket.AF_INET6, (str(ip), port, 0, 0)
@@ -483,16 +483,16 @@ class ImpairmentProxy:
 
     def __init__(
         self,
-        listen: Tuple[str, int] = ("127.0.0.1", 0),
-        target: Tuple[str, int] = ("127.0.0.1", 0),
-        client_to_server: Optional[Impairment] = None,
-        server_to_client: Optional[Impairment] = None,
+        listen: tuple[str, int] = ("127.0.0.1", 0),
+        target: tuple[str, int] = ("127.0.0.1", 0),
+        client_to_server: Impairment | None = None,
+        server_to_client: Impairment | None = None,
         seed: Seed = 0,
         *,
         allow_non_loopback: bool = False,
         max_flows: int = 1024,
         idle_timeout: float = 300.0,
-        log_limit: Optional[int] = 1000,
+        log_limit: int | None = 1000,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         target_ip = _parse_ip(target[0])
@@ -525,15 +525,15 @@ class ImpairmentProxy:
         self._address = (str(name[0]), int(name[1]))
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._listen, selectors.EVENT_READ, None)
-        self._flows: Dict[Address, _Flow] = {}
+        self._flows: dict[Address, _Flow] = {}
         self._flows_created = 0
         self._retired = {d: ImpairmentStats() for d in Direction}
-        self._schedule: List[Tuple[float, int, Emission, _Flow]] = []
+        self._schedule: list[tuple[float, int, Emission, _Flow]] = []
         self._sequence = 0
         self._buffer = bytearray(_RECV_SIZE)
         self._lock = threading.RLock()
         self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
+        self._thread: threading.Thread | None = None
         self._closed = False
         self._next_idle_check = 0.0
         #: Datagrams refused because ``max_flows`` flows were open.
@@ -546,7 +546,7 @@ class ImpairmentProxy:
     # ------------------------------------------------------------------ queries
 
     @property
-    def address(self) -> Tuple[str, int]:
+    def address(self) -> tuple[str, int]:
         """The (host, port) clients send to."""
         return self._address
 
@@ -555,7 +555,7 @@ class ImpairmentProxy:
         return self.address[1]
 
     @property
-    def target(self) -> Tuple[str, int]:
+    def target(self) -> tuple[str, int]:
         return str(self._target[0]), int(self._target[1])
 
     @property
@@ -567,7 +567,7 @@ class ImpairmentProxy:
     def flows_created(self) -> int:
         return self._flows_created
 
-    def filenos(self) -> List[int]:
+    def filenos(self) -> list[int]:
         """Every socket of the proxy, for a caller's own ``select``."""
         with self._lock:
             return [self._listen.fileno()] + [f.sock.fileno() for f in self._flows.values()]
@@ -591,12 +591,12 @@ class ImpairmentProxy:
                 total.add(flow.engine.stats(direction))
             return total
 
-    def engines(self) -> List[ImpairmentEngine]:
+    def engines(self) -> list[ImpairmentEngine]:
         """The engines of the open flows, in flow order (their ``actions`` are the log)."""
         with self._lock:
             return [f.engine for f in sorted(self._flows.values(), key=lambda f: f.index)]
 
-    def next_deadline(self) -> Optional[float]:
+    def next_deadline(self) -> float | None:
         """The earliest scheduled release or reorder-hold limit, or None."""
         with self._lock:
             times = [self._schedule[0][0]] if self._schedule else []
@@ -629,7 +629,7 @@ class ImpairmentProxy:
 
     # ------------------------------------------------------------------ driving
 
-    def poll(self, now: Optional[float] = None, timeout: float = 0.0) -> int:
+    def poll(self, now: float | None = None, timeout: float = 0.0) -> int:
         """One step: wait at most ``timeout`` s for input, relay, send what is due.
 
         ``now`` is the time used for scheduling (default: the clock, read after the
@@ -662,7 +662,7 @@ class ImpairmentProxy:
                 self._close_idle(now)
             return sent
 
-    def run(self, stop: threading.Event, deadline: Optional[float] = None) -> None:
+    def run(self, stop: threading.Event, deadline: float | None = None) -> None:
         """Poll until ``stop`` is set or the clock passes ``deadline``."""
         while not stop.is_set() and not self._closed:
             now = self._clock()
@@ -751,7 +751,7 @@ class ImpairmentProxy:
             data = bytes(buffer[:size])
             self._schedule_all(flow, flow.engine.process(Direction.SERVER_TO_CLIENT, data, now))
 
-    def _open_flow(self, client: Address, now: float) -> Optional[_Flow]:
+    def _open_flow(self, client: Address, now: float) -> _Flow | None:
         if len(self._flows) >= self.max_flows:
             self.refused_flows += 1
             return None
@@ -779,7 +779,7 @@ class ImpairmentProxy:
         logger.debug("impairment proxy: flow %d for client %s", index, client[:2])
         return flow
 
-    def _schedule_all(self, flow: _Flow, emissions: List[Emission]) -> None:
+    def _schedule_all(self, flow: _Flow, emissions: list[Emission]) -> None:
         schedule = self._schedule
         for emission in emissions:
             self._sequence += 1
@@ -865,7 +865,7 @@ def add_proxy_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def _impairment_from_args(args: argparse.Namespace, prefix: str) -> Impairment:
-    values: Dict[str, float] = {}
+    values: dict[str, float] = {}
     for name in (*_RATES, *_TIMES):
         override = getattr(args, f"{prefix}_{name}", None)
         values[name] = float(getattr(args, name) if override is None else override)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import List, Optional, TextIO, Tuple
+from typing import TextIO
 
 from cryptography import x509
 
@@ -26,7 +26,7 @@ from .serve import wait_readable
 __all__ = ["fetch_server_chain", "parse_host_port", "run_pin"]
 
 
-def parse_host_port(text: str) -> Optional[Tuple[str, int]]:
+def parse_host_port(text: str) -> tuple[str, int] | None:
     """``"127.0.0.1:4433"`` or ``"[::1]:4433"`` → (host, port); None if not that form."""
     host, separator, port = text.rpartition(":")
     if not separator or not port.isdigit():
@@ -38,7 +38,7 @@ def parse_host_port(text: str) -> Optional[Tuple[str, int]]:
 
 def fetch_server_chain(
     host: str, port: int, hostname: str = "", timeout: float = 10.0
-) -> List[x509.Certificate]:
+) -> list[x509.Certificate]:
     """The certificate chain a DTLS server presents (no verification at all)."""
     udp = PacketPeerUDP()
     if udp.connect_to_host(host, port) != Error.OK:

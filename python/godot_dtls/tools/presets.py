@@ -24,7 +24,7 @@ import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, List, Optional, Sequence, TextIO, Tuple, Union
+from typing import Any, Sequence, TextIO, Union
 
 from .godot_config import (
     ConfigDocument,
@@ -77,7 +77,7 @@ class AndroidPreset:
     index: int
     name: str
     section: ConfigSection
-    options: Optional[ConfigSection]
+    options: ConfigSection | None
 
     @property
     def label(self) -> str:
@@ -119,8 +119,8 @@ class PresetChange:
 class PresetReport:
     """The Android presets of a file and the ones that lack INTERNET."""
 
-    android_presets: Tuple[AndroidPreset, ...]
-    findings: Tuple[PresetFinding, ...]
+    android_presets: tuple[AndroidPreset, ...]
+    findings: tuple[PresetFinding, ...]
 
     @property
     def ok(self) -> bool:
@@ -128,15 +128,15 @@ class PresetReport:
         return not self.findings
 
 
-def resolve_presets_path(path: Optional[PathLike] = None) -> Path:
+def resolve_presets_path(path: PathLike | None = None) -> Path:
     """The file to check: ``PATH``, ``PATH/export_presets.cfg`` for a directory, or the
     cwd's ``export_presets.cfg`` when no path is given (where Godot keeps it)."""
     candidate = Path(DEFAULT_FILE_NAME if path is None else path)
     return candidate / DEFAULT_FILE_NAME if candidate.is_dir() else candidate
 
 
-def _android_presets(document: ConfigDocument) -> List[AndroidPreset]:
-    presets: List[AndroidPreset] = []
+def _android_presets(document: ConfigDocument) -> list[AndroidPreset]:
+    presets: list[AndroidPreset] = []
     for section in document.sections:
         match = _PRESET_SECTION.fullmatch(section.name)
         if match is None or document.section(section.name) is not section:
@@ -159,7 +159,7 @@ def _android_presets(document: ConfigDocument) -> List[AndroidPreset]:
     return presets
 
 
-def _finding_for(document: ConfigDocument, preset: AndroidPreset) -> Optional[PresetFinding]:
+def _finding_for(document: ConfigDocument, preset: AndroidPreset) -> PresetFinding | None:
     if preset.options is None:
         return PresetFinding(
             preset.index,
@@ -203,7 +203,7 @@ def _read_text(path: Path) -> str:
         raise exc.with_path(path) from None
 
 
-def inspect_presets(path: Optional[PathLike] = None) -> PresetReport:
+def inspect_presets(path: PathLike | None = None) -> PresetReport:
     """Check a file (see :func:`resolve_presets_path`); ``OSError`` when unreadable,
     :class:`ConfigParseError` (naming the file and line) when malformed."""
     resolved = resolve_presets_path(path)
@@ -214,7 +214,7 @@ def inspect_presets(path: Optional[PathLike] = None) -> PresetReport:
         raise exc.with_path(resolved) from None
 
 
-def check_presets(path: Optional[PathLike] = None) -> List[PresetFinding]:
+def check_presets(path: PathLike | None = None) -> list[PresetFinding]:
     """The Android presets of ``path`` that lack INTERNET (empty list: all good)."""
     return list(inspect_presets(path).findings)
 
@@ -259,7 +259,7 @@ def _insert_after_line(
 
 
 def _plan(
-    document: ConfigDocument, lines: List[str], finding: PresetFinding, preset: AndroidPreset
+    document: ConfigDocument, lines: list[str], finding: PresetFinding, preset: AndroidPreset
 ) -> _Splice:
     """The smallest edit that makes ``preset`` allow INTERNET."""
     if finding.kind == DISABLED:
@@ -293,7 +293,7 @@ def _plan(
     )
 
 
-def fix_presets_text(text: str) -> Tuple[str, List[PresetChange]]:
+def fix_presets_text(text: str) -> tuple[str, list[PresetChange]]:
     """The text with INTERNET turned on in every Android preset, and what changed.
 
     Raises :class:`ConfigParseError` for malformed text (nothing is changed then).
@@ -315,10 +315,10 @@ def fix_presets_text(text: str) -> Tuple[str, List[PresetChange]]:
     return fixed, _describe_changes(fixed, splices)
 
 
-def _describe_changes(fixed: str, splices: Sequence[_Splice]) -> List[PresetChange]:
+def _describe_changes(fixed: str, splices: Sequence[_Splice]) -> list[PresetChange]:
     """Report each change at the line where ``permissions/internet`` now is."""
     document = parse_config(fixed)
-    changes: List[PresetChange] = []
+    changes: list[PresetChange] = []
     for splice in splices:
         finding = splice.finding
         entry = document.find_entry(f"preset.{finding.index}.options", INTERNET_OPTION)
@@ -342,7 +342,7 @@ def _write_atomically(path: Path, data: bytes) -> None:
         raise
 
 
-def fix_presets(path: Optional[PathLike] = None) -> List[PresetChange]:
+def fix_presets(path: PathLike | None = None) -> list[PresetChange]:
     """Turn INTERNET on in every Android preset of the file, in place.
 
     Returns the changes (empty: nothing to do, file untouched). A malformed file raises
@@ -367,7 +367,7 @@ def _ok_line(report: PresetReport) -> str:
 
 
 def run_check_presets(
-    args: argparse.Namespace, out: Optional[TextIO] = None, err: Optional[TextIO] = None
+    args: argparse.Namespace, out: TextIO | None = None, err: TextIO | None = None
 ) -> int:
     """The ``check-presets`` command: 0 all good (or fixed), 1 problems, 2 unreadable."""
     out = sys.stdout if out is None else out

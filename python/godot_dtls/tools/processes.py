@@ -52,14 +52,8 @@ from typing import (
     Any,
     Callable,
     ClassVar,
-    Dict,
-    List,
     Mapping,
-    Optional,
     Sequence,
-    Set,
-    Tuple,
-    Type,
     TypeVar,
     Union,
 )
@@ -119,7 +113,7 @@ def start_with_retries(
     to ``attempts`` runs in all; then the last error is raised. Use the returned process
     in a ``with`` block so that it is stopped.
     """
-    last: Optional[ProcessError] = None
+    last: ProcessError | None = None
     for _ in range(max(1, attempts)):
         process = make().start()
         try:
@@ -151,7 +145,7 @@ def first_output_line(command: Sequence[str], timeout: float = 5.0) -> str:
     return lines[0] if lines else ""
 
 
-def line_buffered_command(command: Sequence[str]) -> Tuple[List[str], bool]:
+def line_buffered_command(command: Sequence[str]) -> tuple[list[str], bool]:
     """``command`` under ``stdbuf -oL`` when coreutils' stdbuf exists: ``(command, applied)``.
 
     A program whose stdout is a pipe usually block-buffers it; line-buffered, its lines
@@ -176,15 +170,15 @@ class ManagedProcess:
     """
 
     #: The exception raised for every failure; a subclass of :class:`ProcessError`.
-    error_type: ClassVar[Type[ProcessError]] = ProcessError
+    error_type: ClassVar[type[ProcessError]] = ProcessError
 
     def __init__(
         self,
-        command: Optional[Sequence[str]] = None,
+        command: Sequence[str] | None = None,
         *,
         name: str = "process",
         stdin: bool = False,
-        env: Optional[Mapping[str, str]] = None,
+        env: Mapping[str, str] | None = None,
         line_buffered: bool = False,
         stop_timeout: float = 5.0,
     ) -> None:
@@ -206,17 +200,17 @@ class ManagedProcess:
         self.stop_timeout = stop_timeout
         self._stdin = stdin
         self._env = None if env is None else {**os.environ, **env}
-        self._proc: Optional[subprocess.Popen[str]] = None
-        self._started_at: Optional[float] = None
-        self._lines: List[Tuple[str, str]] = []  # (stream label, text without newline)
-        self._ended: Set[str] = set()  # labels of the streams read to end of file
+        self._proc: subprocess.Popen[str] | None = None
+        self._started_at: float | None = None
+        self._lines: list[tuple[str, str]] = []  # (stream label, text without newline)
+        self._ended: set[str] = set()  # labels of the streams read to end of file
         self._cond = threading.Condition()
-        self._threads: List[threading.Thread] = []
+        self._threads: list[threading.Thread] = []
 
     # -- lifecycle -----------------------------------------------------------------------
 
     @property
-    def command(self) -> List[str]:
+    def command(self) -> list[str]:
         """The full command line."""
         return list(self._command)
 
@@ -259,7 +253,7 @@ class ManagedProcess:
                 self._ended.add(label)
                 self._cond.notify_all()
 
-    def stop(self, timeout: Optional[float] = None) -> Optional[int]:
+    def stop(self, timeout: float | None = None) -> int | None:
         """Terminate the process by PID, then kill it if needed; idempotent.
 
         Each wait lasts at most ``timeout`` seconds (default :attr:`stop_timeout`).
@@ -308,12 +302,12 @@ class ManagedProcess:
         return self._proc is not None
 
     @property
-    def pid(self) -> Optional[int]:
+    def pid(self) -> int | None:
         """PID of the running (or finished) process, ``None`` before :meth:`start`."""
         return None if self._proc is None else self._proc.pid
 
     @property
-    def returncode(self) -> Optional[int]:
+    def returncode(self) -> int | None:
         """Exit code (negative: killed by that signal), or ``None`` while running."""
         return None if self._proc is None else self._proc.poll()
 
@@ -327,21 +321,21 @@ class ManagedProcess:
         with self._cond:
             return len(self._lines)
 
-    def _texts(self, stream: Optional[str]) -> List[str]:
+    def _texts(self, stream: str | None) -> list[str]:
         with self._cond:
             return [text for label, text in self._lines if stream is None or label == stream]
 
-    def lines(self, stream: Optional[str] = None) -> List[str]:
+    def lines(self, stream: str | None = None) -> list[str]:
         """Copy of the lines read so far from ``stream`` (``"stdout"``, ``"stderr"``, or both)."""
         return self._texts(stream)
 
     @property
-    def stdout_lines(self) -> List[str]:
+    def stdout_lines(self) -> list[str]:
         """Copy of the stdout lines read so far."""
         return self._texts(STDOUT)
 
     @property
-    def stderr_lines(self) -> List[str]:
+    def stderr_lines(self) -> list[str]:
         """Copy of the stderr lines read so far."""
         return self._texts(STDERR)
 
@@ -355,8 +349,8 @@ class ManagedProcess:
     # -- searching and waiting -----------------------------------------------------------
 
     def _first(
-        self, regex: re.Pattern[str], stream: Optional[str], start: int, skip: int
-    ) -> Optional[re.Match[str]]:
+        self, regex: re.Pattern[str], stream: str | None, start: int, skip: int
+    ) -> re.Match[str] | None:
         """First match at or after line ``start``, past ``skip`` lines of ``stream``
         (the caller holds the condition)."""
         for label, text in self._lines[start:]:
@@ -371,14 +365,14 @@ class ManagedProcess:
         return None
 
     def find(
-        self, pattern: PatternLike, *, stream: Optional[str] = None, start: int = 0
-    ) -> Optional[re.Match[str]]:
+        self, pattern: PatternLike, *, stream: str | None = None, start: int = 0
+    ) -> re.Match[str] | None:
         """The first line read so far matching ``pattern`` (``re.search``), without waiting."""
         regex = _compile(pattern)
         with self._cond:
             return self._first(regex, stream, start, 0)
 
-    def find_all(self, pattern: PatternLike, *, stream: Optional[str] = None) -> List[str]:
+    def find_all(self, pattern: PatternLike, *, stream: str | None = None) -> list[str]:
         """Every line read so far that matches ``pattern``."""
         regex = _compile(pattern)
         return [line for line in self._texts(stream) if regex.search(line)]
@@ -389,10 +383,10 @@ class ManagedProcess:
         what: str,
         timeout: float,
         *,
-        stream: Optional[str],
+        stream: str | None,
         start: int = 0,
         skip: int = 0,
-        on_wait: Optional[Callable[[], object]] = None,
+        on_wait: Callable[[], object] | None = None,
         interval: float = 0.005,
     ) -> re.Match[str]:
         """The wait behind :meth:`wait_for` and :meth:`wait_for_prefix`; ``what`` names
@@ -427,9 +421,9 @@ class ManagedProcess:
         pattern: PatternLike,
         timeout: float,
         *,
-        stream: Optional[str] = None,
+        stream: str | None = None,
         start: int = 0,
-        on_wait: Optional[Callable[[], object]] = None,
+        on_wait: Callable[[], object] | None = None,
         interval: float = 0.005,
     ) -> re.Match[str]:
         """Return the match of the first line (at or after ``start``) matching ``pattern``.
@@ -456,7 +450,7 @@ class ManagedProcess:
         prefix: str,
         timeout: float,
         *,
-        stream: Optional[str] = STDOUT,
+        stream: str | None = STDOUT,
         start: int = 0,
         skip: int = 0,
     ) -> str:
@@ -475,7 +469,7 @@ class ManagedProcess:
         )
         return match.string
 
-    def wait_json(self, prefix: str, timeout: float) -> Dict[str, Any]:
+    def wait_json(self, prefix: str, timeout: float) -> dict[str, Any]:
         """Wait for the stdout line ``<prefix><json object>`` and return the object."""
         line = self.wait_for_prefix(prefix, timeout)
         label = prefix.strip()
@@ -491,7 +485,7 @@ class ManagedProcess:
         self,
         timeout: float,
         *,
-        on_wait: Optional[Callable[[], object]] = None,
+        on_wait: Callable[[], object] | None = None,
         interval: float = 0.005,
     ) -> int:
         """Wait for the process to exit and return its exit code (raises on timeout).

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import select
 import time
-from typing import Callable, Iterable, List, Optional
+from typing import Callable, Iterable
 
 from godot_dtls.api.dtls_peer import PacketPeerDTLS
 from godot_dtls.api.dtls_server import DTLSServer
@@ -42,13 +42,13 @@ class EchoServer:
         bind_address: str = "127.0.0.1",
         *,
         max_pending_connections: int = 16,
-        on_status: Optional[Callable[[int, Status], None]] = None,
-        dtls_server: Optional[DTLSServer] = None,
+        on_status: Callable[[int, Status], None] | None = None,
+        dtls_server: DTLSServer | None = None,
     ) -> None:
         self.udp_server = UDPServer()
         self.udp_server.max_pending_connections = max_pending_connections
         self.dtls_server = dtls_server or DTLSServer()
-        self.peers: List[PacketPeerDTLS] = []
+        self.peers: list[PacketPeerDTLS] = []
         self.on_status = on_status
         self.connections = 0
         self.cookie_exchanges = 0

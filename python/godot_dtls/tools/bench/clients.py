@@ -21,7 +21,6 @@ import contextlib
 import select
 import socket
 from pathlib import Path
-from typing import List, Optional
 
 from OpenSSL import SSL
 
@@ -52,7 +51,7 @@ RING_SIZE = 256
 _PATTERN_MODULUS = 251
 
 
-def make_ring(size: int) -> List[bytes]:
+def make_ring(size: int) -> list[bytes]:
     """The ``RING_SIZE`` payloads of ``size`` bytes: byte 0 of payload k is k, byte j is
     (j + k) % 251. Packet number s carries ``ring[s % RING_SIZE]``."""
     ring = []
@@ -97,7 +96,7 @@ class ApiClient:
         self.hostname = hostname
         self.udp = PacketPeerUDP()
         self.dtls = PacketPeerDTLS()
-        self._waiter: Optional[_Waiter] = None
+        self._waiter: _Waiter | None = None
 
     def prepare(self) -> bool:
         """Open and connect the UDP socket (not part of the handshake time)."""
@@ -128,7 +127,7 @@ class ApiClient:
     def send(self, data: bytes) -> bool:
         return self.dtls.put_packet(data) == Error.OK
 
-    def receive(self, out: List[bytes]) -> int:
+    def receive(self, out: list[bytes]) -> int:
         """``poll()``, then every packet available; how many were appended to ``out``."""
         dtls = self.dtls
         dtls.poll()
@@ -190,10 +189,10 @@ class BareClient:
         self.context = context
         self.hostname = hostname.encode("idna")
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.ssl: Optional[SSL.Connection] = None
+        self.ssl: SSL.Connection | None = None
         self.state = HANDSHAKING
         self.timeouts = 0
-        self._waiter: Optional[_Waiter] = None
+        self._waiter: _Waiter | None = None
 
     def prepare(self) -> bool:
         try:
@@ -279,7 +278,7 @@ class BareClient:
             return False
         return True
 
-    def receive(self, out: List[bytes]) -> int:
+    def receive(self, out: list[bytes]) -> int:
         ssl = self.ssl
         assert ssl is not None
         count = 0

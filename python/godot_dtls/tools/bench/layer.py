@@ -23,7 +23,7 @@ import gc
 import time
 from collections import deque
 from functools import partial
-from typing import Any, Callable, Deque, Dict, List, Sequence, Tuple
+from typing import Any, Callable, Sequence
 
 from OpenSSL import SSL
 
@@ -43,7 +43,7 @@ _LIVE = (Status.HANDSHAKING, Status.CONNECTED)
 class MemoryTransport:
     """Godot's ``PacketPeerUDP`` surface on two deques: no sockets, no copies."""
 
-    def __init__(self, inbox: Deque[bytes], outbox: Deque[bytes]) -> None:
+    def __init__(self, inbox: deque[bytes], outbox: deque[bytes]) -> None:
         self._inbox = inbox
         self._outbox = outbox
         self._open = True
@@ -71,10 +71,10 @@ class MemoryTransport:
         self._open = False
 
 
-def _api_pair(pki: BenchPKI) -> Tuple[PacketPeerDTLS, PacketPeerDTLS]:
+def _api_pair(pki: BenchPKI) -> tuple[PacketPeerDTLS, PacketPeerDTLS]:
     """A connected client and server-side peer (cookie exchange included)."""
-    c2s: Deque[bytes] = deque()
-    s2c: Deque[bytes] = deque()
+    c2s: deque[bytes] = deque()
+    s2c: deque[bytes] = deque()
     server = DTLSServer()
     if server.setup(pki.server_options()) != Error.OK:
         raise RuntimeError("DTLSServer.setup failed")
@@ -103,7 +103,7 @@ def _move(source: SSL.Connection, target: SSL.Connection) -> None:
         target.bio_write(source.bio_read(32768))
 
 
-def _raw_pair(pki: BenchPKI) -> Tuple[SSL.Connection, SSL.Connection]:
+def _raw_pair(pki: BenchPKI) -> tuple[SSL.Connection, SSL.Connection]:
     """Two connected pyOpenSSL connections with the package's settings."""
     server_context = SSL.Context(SSL.DTLS_METHOD)
     server_context.set_min_proto_version(0xFEFD)
@@ -141,7 +141,7 @@ def _raw_pair(pki: BenchPKI) -> Tuple[SSL.Connection, SSL.Connection]:
     raise RuntimeError("raw in-memory handshake failed")
 
 
-def _drain(connection: SSL.Connection, out: List[bytes]) -> None:
+def _drain(connection: SSL.Connection, out: list[bytes]) -> None:
     while True:
         try:
             out.append(connection.recv(16384))
@@ -151,11 +151,11 @@ def _drain(connection: SSL.Connection, out: List[bytes]) -> None:
 
 def _raw_echoes(
     client: SSL.Connection, server: SSL.Connection, packets: Sequence[bytes], window: int
-) -> List[bytes]:
-    back: List[bytes] = []
-    echoes: List[bytes] = []
-    to_server: List[bytes] = []
-    to_client: List[bytes] = []
+) -> list[bytes]:
+    back: list[bytes] = []
+    echoes: list[bytes] = []
+    to_server: list[bytes] = []
+    to_client: list[bytes] = []
     c_write, c_bio_read, c_bio_write = client.write, client.bio_read, client.bio_write
     s_write, s_bio_read, s_bio_write = server.write, server.bio_read, server.bio_write
     for first in range(0, len(packets), window):
@@ -179,10 +179,10 @@ def _raw_echoes(
 
 def _core_echoes(
     client: PacketPeerDTLS, server: PacketPeerDTLS, packets: Sequence[bytes], window: int
-) -> List[bytes]:
+) -> list[bytes]:
     c_conn, s_conn = client.get_connection(), server.get_connection()
     assert c_conn is not None and s_conn is not None
-    back: List[bytes] = []
+    back: list[bytes] = []
     now = time.monotonic()
     c_send, c_out, c_in, c_next = (
         c_conn.send,
@@ -216,8 +216,8 @@ def _core_echoes(
 
 def _api_echoes(
     client: PacketPeerDTLS, server: PacketPeerDTLS, packets: Sequence[bytes], window: int
-) -> List[bytes]:
-    back: List[bytes] = []
+) -> list[bytes]:
+    back: list[bytes] = []
     c_put, c_poll, c_count, c_get = (
         client.put_packet,
         client.poll,
@@ -242,7 +242,7 @@ def _api_echoes(
     return back
 
 
-def _timed(run: Callable[[], List[bytes]], expected: Sequence[bytes]) -> float:
+def _timed(run: Callable[[], list[bytes]], expected: Sequence[bytes]) -> float:
     gc.collect()
     start = time.process_time()
     back = run()
@@ -259,12 +259,12 @@ def run_layer_benchmark(
     count: int = 20000,
     repeats: int = 3,
     progress: Callable[[str], None] = lambda _label: None,
-) -> Dict[str, Any]:
+) -> dict[str, Any]:
     """µs of CPU per echo for each level, size and window, and the overheads over raw."""
     api_client, api_server = _api_pair(pki)
     raw_client, raw_server = _raw_pair(pki)
     cipher_api = api_client.get_connection().ssl.get_cipher_name()  # type: ignore[union-attr]
-    results: Dict[str, Any] = {
+    results: dict[str, Any] = {
         "unit": "µs of CPU per echo (2 encryptions + 2 decryptions), best of repeats",
         "count": count,
         "repeats": repeats,
@@ -274,7 +274,7 @@ def run_layer_benchmark(
     for size in sizes:
         ring = make_ring(size)
         packets = [ring[i % RING_SIZE] for i in range(count)]
-        per_size: Dict[str, Any] = {}
+        per_size: dict[str, Any] = {}
         for window in windows:
             progress(f"layer CPU {size} B window {window}")
             best = {"raw": float("inf"), "core": float("inf"), "api": float("inf")}

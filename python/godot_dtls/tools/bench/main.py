@@ -28,7 +28,7 @@ import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Sequence
 
 from .clients import ApiClient, BareClient, bare_client_context, make_ring
 from .layer import run_layer_benchmark
@@ -85,7 +85,7 @@ class PairSpec:
         return "godot" in (self.client, self.server)
 
 
-PAIRS: Dict[int, PairSpec] = {
+PAIRS: dict[int, PairSpec] = {
     1: PairSpec(1, "godot-dtls ↔ godot-dtls", "godot-dtls", "godot-dtls"),
     2: PairSpec(2, "godot-dtls ↔ Godot", "godot-dtls", "godot"),
     3: PairSpec(3, "Godot ↔ Godot (anchor)", "godot", "godot"),
@@ -101,19 +101,19 @@ class Settings:
 
     quick: bool
     key_type: str = "rsa"
-    pairs: Tuple[int, ...] = (1, 2, 3, 4)
+    pairs: tuple[int, ...] = (1, 2, 3, 4)
     handshakes: int = 50
-    sizes: Tuple[int, ...] = (64, 1200)
+    sizes: tuple[int, ...] = (64, 1200)
     window: int = 32
     repeats: int = 3
     serial_s: float = 1.0
     pipelined_s: float = 1.0
-    many: Tuple[int, ...] = (100, 1000)
+    many: tuple[int, ...] = (100, 1000)
     many_echo_s: float = 2.0
     many_handshake_limit: float = 60.0
     layer_count: int = 20000
     layer_repeats: int = 3
-    layer_windows: Tuple[int, ...] = (1, 32)
+    layer_windows: tuple[int, ...] = (1, 32)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -198,7 +198,7 @@ class _Context:
                 server.stop()
                 raise
             return server
-        last: Optional[ProcessError] = None
+        last: ProcessError | None = None
         for _attempt in range(3):  # 3.2.3 cannot listen on port 0: a race, retried
             command = godot_command(
                 "bench_server.gd",
@@ -224,7 +224,7 @@ class _Context:
         raise last
 
 
-def _finish(server: BenchProcess) -> Dict[str, Any]:
+def _finish(server: BenchProcess) -> dict[str, Any]:
     """Stop a server and return its RESULT (empty when it printed none)."""
     server.stop()
     try:
@@ -233,7 +233,7 @@ def _finish(server: BenchProcess) -> Dict[str, Any]:
         return {}
 
 
-def _echo_dict(run: EchoRun) -> Dict[str, Any]:
+def _echo_dict(run: EchoRun) -> dict[str, Any]:
     return {
         "sent": run.sent,
         "received": run.received,
@@ -244,7 +244,7 @@ def _echo_dict(run: EchoRun) -> Dict[str, Any]:
     }
 
 
-def _godot_echo_dict(run: Dict[str, Any]) -> Dict[str, Any]:
+def _godot_echo_dict(run: dict[str, Any]) -> dict[str, Any]:
     return {
         "sent": int(run.get("sent", 0)),
         "received": int(run.get("received", 0)),
@@ -255,12 +255,12 @@ def _godot_echo_dict(run: Dict[str, Any]) -> Dict[str, Any]:
     }
 
 
-def _aggregate(runs: Sequence[Dict[str, Any]], with_rtt: bool) -> Dict[str, Any]:
+def _aggregate(runs: Sequence[dict[str, Any]], with_rtt: bool) -> dict[str, Any]:
     """Repeats of one (size, mode): median pkt/s, summed counts, pooled RTT samples."""
     rates = [run["received"] / run["elapsed_s"] for run in runs if run["elapsed_s"] > 0]
     sent = sum(run["sent"] for run in runs)
     received = sum(run["received"] for run in runs)
-    entry: Dict[str, Any] = {
+    entry: dict[str, Any] = {
         "runs": len(runs),
         "pps": statistics.median(rates) if rates else 0.0,
         "pps_each": rates,
@@ -278,7 +278,7 @@ def _aggregate(runs: Sequence[Dict[str, Any]], with_rtt: bool) -> Dict[str, Any]
     return entry
 
 
-def _pair_skeleton(spec: PairSpec) -> Dict[str, Any]:
+def _pair_skeleton(spec: PairSpec) -> dict[str, Any]:
     return {
         "label": spec.label,
         "client": spec.client,
@@ -295,10 +295,10 @@ def _pair_skeleton(spec: PairSpec) -> Dict[str, Any]:
 
 
 def _store_echo(
-    pair: Dict[str, Any],
+    pair: dict[str, Any],
     size: int,
-    serial: Sequence[Dict[str, Any]],
-    pipelined: Sequence[Dict[str, Any]],
+    serial: Sequence[dict[str, Any]],
+    pipelined: Sequence[dict[str, Any]],
 ) -> None:
     key = str(size)
     serial_entry = _aggregate(serial, with_rtt=True)
@@ -318,7 +318,7 @@ def _store_echo(
 # ------------------------------------------------------------------------ Python clients
 
 
-def _python_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
+def _python_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
     settings = ctx.settings
     name = f"pair {spec.number}"
     server = ctx.start_server(spec.server)
@@ -368,14 +368,12 @@ def _warm_up(ctx: _Context, port: int) -> None:
         client.close()
 
 
-def _delta(before: Optional[int], after: Optional[int]) -> Optional[int]:
+def _delta(before: int | None, after: int | None) -> int | None:
     return after - before if before is not None and after is not None else None
 
 
-def _many_entry(
-    peers: int, before: Optional[int], peak: Optional[int], **fields: Any
-) -> Dict[str, Any]:
-    entry: Dict[str, Any] = {"peers": peers}
+def _many_entry(peers: int, before: int | None, peak: int | None, **fields: Any) -> dict[str, Any]:
+    entry: dict[str, Any] = {"peers": peers}
     entry.update(fields)
     entry["rss_before_kib"] = before
     entry["rss_peak_kib"] = peak
@@ -385,7 +383,7 @@ def _many_entry(
     return entry
 
 
-def _python_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int) -> None:
+def _python_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int) -> None:
     settings = ctx.settings
     ctx.progress.begin(f"pair {spec.number}: {peers} peers at once")
     server = ctx.start_server(spec.server, max_pending=peers + 16)
@@ -427,7 +425,7 @@ def _python_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int
 # ------------------------------------------------------------------------ Godot client
 
 
-def _godot_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
+def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
     settings = ctx.settings
     name = f"pair {spec.number}"
     server = ctx.start_server(spec.server)
@@ -452,7 +450,7 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
         budget = 60.0 + 4 * settings.repeats * (settings.serial_s + settings.pipelined_s)
         # The client's CPU time at each PHASE line: a section's CPU ends where the next
         # section begins (the 100 warm-up packets are in it too: well under 1 %).
-        cpu_marks: Dict[str, Optional[float]] = {}
+        cpu_marks: dict[str, float | None] = {}
         with BenchProcess(command, name="Godot client") as client:
             client.wait_for("PHASE handshakes", 30.0)
             ctx.progress.begin(f"{name}: {settings.handshakes} handshakes")
@@ -491,7 +489,7 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: Dict[str, Any]) -> None:
         _store_echo(pair, size, serial, pipelined)
 
 
-def _godot_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int) -> None:
+def _godot_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int) -> None:
     settings = ctx.settings
     ctx.progress.begin(f"pair {spec.number}: {peers} peers at once")
     server = ctx.start_server(spec.server, max_pending=peers + 16)
@@ -548,7 +546,7 @@ def _godot_many(ctx: _Context, spec: PairSpec, pair: Dict[str, Any], peers: int)
 # ------------------------------------------------------------------------ the run
 
 
-def _load_average() -> Optional[List[float]]:
+def _load_average() -> list[float] | None:
     """The 1, 5 and 15-minute load averages (other work on the machine skews figures)."""
     try:
         return [round(value, 2) for value in os.getloadavg()]
@@ -572,14 +570,14 @@ def _raise_fd_limit(wanted: int) -> None:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
 
 
-def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> Dict[str, Any]:
+def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> dict[str, Any]:
     """Run every pair of ``settings`` and the layer benchmark; the full results object."""
     godot = godot3_binary()
     _raise_fd_limit(2 * max(settings.many, default=0) + 256)
     progress.begin("certificates")
     pki = make_pki(workdir / "pki", settings.key_type)
     ctx = _Context(settings, pki, workdir, progress)
-    results: Dict[str, Any] = {
+    results: dict[str, Any] = {
         "machine": machine_info(godot),
         "settings": asdict(settings),
         "pairs": {},
@@ -629,7 +627,7 @@ def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
     progress = Progress(3)
     ctx = _Context(settings, pki, workdir, progress)
     duration = 1.0 if settings.quick else 4.0
-    reports: List[Tuple[str, Path]] = []
+    reports: list[tuple[str, Path]] = []
 
     def python_server(name: str, max_pending: int) -> BenchProcess:
         path = out_dir / f"{name}.prof"

@@ -20,7 +20,7 @@ import select
 import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from .clients import CONNECTED, FAILED, HANDSHAKING, RING_SIZE
 
@@ -54,7 +54,7 @@ class Client(Protocol):
     def service(self) -> int: ...
     def alive(self) -> bool: ...
     def send(self, data: bytes) -> bool: ...
-    def receive(self, out: List[bytes]) -> int: ...
+    def receive(self, out: list[bytes]) -> int: ...
     def wait(self, timeout: float) -> None: ...
     def fileno(self) -> int: ...
     def cipher(self) -> str: ...
@@ -73,7 +73,7 @@ def percentile(samples: Sequence[float], fraction: float) -> float:
     return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
 
 
-def summary(samples: Sequence[float]) -> Dict[str, Any]:
+def summary(samples: Sequence[float]) -> dict[str, Any]:
     """Median, p95, mean, min, max and count of ``samples``."""
     if not samples:
         return {"n": 0, "median": None, "p95": None, "mean": None, "min": None, "max": None}
@@ -91,7 +91,7 @@ def summary(samples: Sequence[float]) -> Dict[str, Any]:
 class HandshakeRun:
     """Handshake times in milliseconds, and how many handshakes failed."""
 
-    samples_ms: List[float] = field(default_factory=list)
+    samples_ms: list[float] = field(default_factory=list)
     failures: int = 0
     retransmissions: int = 0
     cipher: str = ""
@@ -107,8 +107,8 @@ class EchoRun:
     received: int = 0
     mismatches: int = 0
     elapsed_s: float = 0.0
-    cpu_s: Optional[float] = None
-    rtt_us: List[float] = field(default_factory=list)
+    cpu_s: float | None = None
+    rtt_us: list[float] = field(default_factory=list)
 
     @property
     def lost(self) -> int:
@@ -120,7 +120,7 @@ class EchoRun:
         return self.received / self.elapsed_s if self.elapsed_s > 0 else 0.0
 
     @property
-    def cpu_us_per_packet(self) -> Optional[float]:
+    def cpu_us_per_packet(self) -> float | None:
         """Client CPU per echoed packet (one encryption and one decryption), in µs."""
         if self.cpu_s is None or not self.received:
             return None
@@ -193,7 +193,7 @@ def run_serial(client: Client, ring: Sequence[bytes], duration: float, count: in
     send, receive, wait = client.send, client.receive, client.wait
     perf_counter = time.perf_counter
     rtt = run.rtt_us
-    out: List[bytes] = []
+    out: list[bytes] = []
     sent = received = mismatches = 0
     cpu_start = time.process_time()
     start = perf_counter()
@@ -236,7 +236,7 @@ def run_pipelined(
     run = EchoRun(size=len(ring[0]), window=window)
     send, receive, wait = client.send, client.receive, client.wait
     perf_counter = time.perf_counter
-    out: List[bytes] = []
+    out: list[bytes] = []
     sent = received = mismatches = 0
     cpu_start = time.process_time()
     start = last_echo = perf_counter()
@@ -291,7 +291,7 @@ class _Poller:
         except (KeyError, OSError, ValueError):
             pass
 
-    def ready(self, timeout: float) -> List[int]:
+    def ready(self, timeout: float) -> list[int]:
         if self._epoll is not None:
             return [fd for fd, _ in self._epoll.poll(max(timeout, 0.0))]
         assert self._poll is not None
@@ -308,7 +308,7 @@ def run_many(
     ring: Sequence[bytes],
     handshake_limit: float,
     echo_duration: float,
-    on_phase: Optional[Callable[[str], None]] = None,
+    on_phase: Callable[[str], None] | None = None,
 ) -> ManyRun:
     """``peers`` clients started at once; every handshake, then echoes for a while."""
     run = ManyRun(peers=peers)
@@ -385,7 +385,7 @@ def run_many(
             send_next(i, echo_start)
         end_at = echo_start + echo_duration
         next_scan = echo_start + 0.25
-        out: List[bytes] = []
+        out: list[bytes] = []
         while True:
             now = perf_counter()
             if now >= end_at:

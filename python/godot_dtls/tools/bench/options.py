@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-from typing import List
 
 __all__ = ["add_bench_arguments", "run_bench_command"]
 
 
-def _pair_list(text: str) -> List[int]:
+def _pair_list(text: str) -> list[int]:
     try:
         pairs = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
@@ -18,7 +17,7 @@ def _pair_list(text: str) -> List[int]:
     return pairs
 
 
-def _peer_list(text: str) -> List[int]:
+def _peer_list(text: str) -> list[int]:
     try:
         peers = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Mapping, Sequence
 
 from godot_dtls.tools.processes import ManagedProcess, free_udp_port
 from godot_dtls.tools.processes import ProcessError as _ManagedProcessError
@@ -50,12 +50,12 @@ class ProcessError(_ManagedProcessError):
     """A benchmark process failed to start, or did not print what it should in time."""
 
 
-def godot3_binary() -> Optional[str]:
+def godot3_binary() -> str | None:
     """The path of ``godot3-server``, or None when it is not installed."""
     return shutil.which(GODOT3_BINARY_NAME)
 
 
-def godot3_version(binary: Optional[str] = None) -> Optional[str]:
+def godot3_version(binary: str | None = None) -> str | None:
     """``godot3-server --version`` (e.g. ``3.2.3.stable.custom_build``), or None."""
     binary = binary or godot3_binary()
     if binary is None:
@@ -75,7 +75,7 @@ def godot3_version(binary: Optional[str] = None) -> Optional[str]:
     return lines[-1] if lines else None
 
 
-def godot_env(env: Optional[Mapping[str, str]] = None) -> Dict[str, str]:
+def godot_env(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """Environment entries for ``godot3-server``: ``LANG`` unless already set (Godot
     3.2.3 complains about the "C" locale on every start), then ``env``."""
     return {"LANG": os.environ.get("LANG", "en_US.UTF-8"), **(env or {})}
@@ -95,10 +95,10 @@ def _format_arg(value: object) -> str:
 def godot_command(
     script: str,
     args: Mapping[str, object],
-    binary: Optional[str] = None,
+    binary: str | None = None,
     *,
-    project: Union[str, os.PathLike[str]] = GODOT3_PROJECT,
-) -> List[str]:
+    project: str | os.PathLike[str] = GODOT3_PROJECT,
+) -> list[str]:
     """``godot3-server --path <project> -s res://<script> -- key=value ...``.
 
     ``project`` defaults to the benchmark's Godot project; ``binary`` to
@@ -111,12 +111,12 @@ def godot_command(
     return command + [f"{key}={_format_arg(value)}" for key, value in args.items()]
 
 
-def python_server_command(args: Sequence[str]) -> List[str]:
+def python_server_command(args: Sequence[str]) -> list[str]:
     """The godot-dtls echo server of the benchmark, in a Python process of its own."""
     return [sys.executable, "-m", "godot_dtls.tools.bench.pyserver", *args]
 
 
-def rss_kib(pid: int) -> Optional[int]:
+def rss_kib(pid: int) -> int | None:
     """The resident set size (``VmRSS``) of process ``pid`` in KiB, or None."""
     try:
         with open(f"/proc/{pid}/status", encoding="ascii", errors="replace") as handle:
@@ -128,7 +128,7 @@ def rss_kib(pid: int) -> Optional[int]:
     return None
 
 
-def cpu_seconds(pid: int) -> Optional[float]:
+def cpu_seconds(pid: int) -> float | None:
     """User + system CPU time of process ``pid`` so far (``/proc/<pid>/stat``), or None."""
     try:
         with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
@@ -139,7 +139,7 @@ def cpu_seconds(pid: int) -> Optional[float]:
         return None
 
 
-def udp_rcvbuf_errors() -> Optional[int]:
+def udp_rcvbuf_errors() -> int | None:
     """The kernel's count of UDP datagrams dropped for a full receive buffer (all sockets:
     ``RcvbufErrors`` in ``/proc/net/snmp``), or None where there is no such file."""
     try:
@@ -161,7 +161,7 @@ class RssSampler:
     def __init__(self, pid: int, interval: float = 0.025) -> None:
         self.pid = pid
         self.interval = interval
-        self.peak_kib: Optional[int] = None
+        self.peak_kib: int | None = None
         self.samples = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"rss-{pid}", daemon=True)
@@ -171,7 +171,7 @@ class RssSampler:
             self.sample()
             self._stop.wait(self.interval)
 
-    def sample(self) -> Optional[int]:
+    def sample(self) -> int | None:
         """Take one sample now (also updates the peak)."""
         value = rss_kib(self.pid)
         if value is not None:
@@ -205,13 +205,13 @@ class BenchProcess(ManagedProcess):
         command: Sequence[str],
         *,
         name: str,
-        stop_file: Optional[Path] = None,
-        env: Optional[Mapping[str, str]] = None,
+        stop_file: Path | None = None,
+        env: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(command, name=name, env=godot_env(env))
         self.stop_file = stop_file
         #: The port from the ``READY`` line (servers).
-        self.port: Optional[int] = None
+        self.port: int | None = None
 
     def start(self) -> BenchProcess:
         """Start the process and the two reader threads (removing an old stop file)."""
@@ -222,7 +222,7 @@ class BenchProcess(ManagedProcess):
         except OSError as exc:
             raise ProcessError(f"{self.name}: cannot start {self.command[0]}: {exc}") from exc
 
-    def stop(self, timeout: Optional[float] = 5.0) -> Optional[int]:
+    def stop(self, timeout: float | None = 5.0) -> int | None:
         """Stop the process (stop file, then SIGTERM, then SIGKILL); its exit code.
 
         Each step waits at most ``timeout`` seconds (``None``: :attr:`stop_timeout`).
@@ -258,6 +258,6 @@ class BenchProcess(ManagedProcess):
         self.port = int(self.wait_for("READY ", timeout).split()[1])
         return self.port
 
-    def result(self, timeout: float) -> Dict[str, Any]:
+    def result(self, timeout: float) -> dict[str, Any]:
         """Wait for the ``RESULT <json>`` line and return the object in it."""
         return self.wait_json("RESULT ", timeout)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 import time
-from typing import Optional, TextIO
+from typing import TextIO
 
 __all__ = ["Progress"]
 
@@ -16,7 +16,7 @@ __all__ = ["Progress"]
 class Progress:
     """``total`` steps; :meth:`begin` announces the next one, :meth:`done` ends the bar."""
 
-    def __init__(self, total: int, stream: Optional[TextIO] = None, width: int = 24) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, width: int = 24) -> None:
         self.total = max(1, total)
         self.stream = stream if stream is not None else sys.stderr
         self.width = width

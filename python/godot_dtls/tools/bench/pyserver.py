@@ -24,7 +24,7 @@ import select
 import signal
 import sys
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any
 
 from godot_dtls.api.dtls_server import DTLSServer
 from godot_dtls.api.errors import Error
@@ -72,7 +72,7 @@ def _dtls_server(max_handshakes: int) -> DTLSServer:
         return DTLSServer()
 
 
-def serve(args: argparse.Namespace) -> Dict[str, Any]:
+def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Run the server until the duration, the stop file or SIGTERM; the RESULT object."""
     key, certificate = CryptoKey(), X509Certificate()
     if key.load(args.key) != Error.OK or certificate.load(args.cert) != Error.OK:
@@ -84,11 +84,11 @@ def serve(args: argparse.Namespace) -> Dict[str, Any]:
         max_pending_connections=args.max_pending,
         dtls_server=_dtls_server(args.max_handshakes),
     )
-    stopping: List[str] = []
+    stopping: list[str] = []
     signal.signal(signal.SIGTERM, lambda _signum, _frame: stopping.append("sigterm"))
     poller = select.poll()
     poller.register(server.fileno(), select.POLLIN)
-    profile: Optional[cProfile.Profile] = cProfile.Profile() if args.profile else None
+    profile: cProfile.Profile | None = cProfile.Profile() if args.profile else None
     print(f"READY {server.port}", flush=True)
 
     start = time.monotonic()
@@ -135,7 +135,7 @@ def serve(args: argparse.Namespace) -> Dict[str, Any]:
     }
 
 
-def main(argv: Optional[List[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m godot_dtls.tools.bench.pyserver``."""
     result = serve(_parser().parse_args(argv))
     result["exit_code"] = 0

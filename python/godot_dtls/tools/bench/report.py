@@ -9,7 +9,7 @@ import os
 import platform
 import ssl
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable
 
 __all__ = [
     "GOALS",
@@ -21,7 +21,7 @@ __all__ = [
 ]
 
 #: (id, description, target, comparison) of the goals the run is judged against.
-GOALS: List[Tuple[str, str, float, str]] = [
+GOALS: list[tuple[str, str, float, str]] = [
     ("handshake", "handshake median, pair 2 / pair 3", 1.0, "<="),
     ("pps_pipelined_64", "64 B pipelined pkt/s, pair 2 / pair 3", 0.5, ">="),
     ("pps_pipelined_1200", "1200 B pipelined pkt/s, pair 2 / pair 3", 0.8, ">="),
@@ -36,7 +36,7 @@ GOALS: List[Tuple[str, str, float, str]] = [
 ]
 
 
-def machine_info(godot_binary: Optional[str]) -> Dict[str, Any]:
+def machine_info(godot_binary: str | None) -> dict[str, Any]:
     """CPU, cores, Python, OpenSSL, pyOpenSSL, cryptography and Godot versions."""
     from OpenSSL import SSL
     from OpenSSL import __version__ as pyopenssl_version
@@ -55,7 +55,7 @@ def machine_info(godot_binary: Optional[str]) -> Dict[str, Any]:
     try:
         import cryptography
 
-        cryptography_version: Optional[str] = cryptography.__version__
+        cryptography_version: str | None = cryptography.__version__
     except ImportError:  # pragma: no cover - a dependency
         cryptography_version = None
     return {
@@ -84,7 +84,7 @@ def _get(data: Any, *path: str) -> Any:
     return data
 
 
-def _ratio(value: Any, anchor: Any) -> Optional[float]:
+def _ratio(value: Any, anchor: Any) -> float | None:
     if not isinstance(value, (int, float)) or not isinstance(anchor, (int, float)):
         return None
     if anchor == 0 or math.isnan(value) or math.isnan(anchor):
@@ -92,15 +92,15 @@ def _ratio(value: Any, anchor: Any) -> Optional[float]:
     return float(value) / float(anchor)
 
 
-def _ratios(pairs: Dict[str, Any], anchor_key: str) -> Dict[str, Any]:
+def _ratios(pairs: dict[str, Any], anchor_key: str) -> dict[str, Any]:
     anchor = pairs.get(anchor_key)
     if not anchor or "skipped" in anchor or "error" in anchor:
         return {}
-    ratios: Dict[str, Any] = {}
+    ratios: dict[str, Any] = {}
     for key, pair in pairs.items():
         if "skipped" in pair or "error" in pair:
             continue
-        entry: Dict[str, Any] = {
+        entry: dict[str, Any] = {
             "handshake_ms": _ratio(
                 _get(pair, "handshake_ms", "median"), _get(anchor, "handshake_ms", "median")
             ),
@@ -125,11 +125,11 @@ def _ratios(pairs: Dict[str, Any], anchor_key: str) -> Dict[str, Any]:
     return ratios
 
 
-def _goal(goal_id: str, value: Optional[float], note: str = "") -> Dict[str, Any]:
+def _goal(goal_id: str, value: float | None, note: str = "") -> dict[str, Any]:
     description, target, comparison = next(
         (text, target, op) for key, text, target, op in GOALS if key == goal_id
     )
-    met: Optional[bool] = None
+    met: bool | None = None
     if value is not None and not math.isnan(value):
         met = value <= target if comparison == "<=" else value >= target
     return {
@@ -143,7 +143,7 @@ def _goal(goal_id: str, value: Optional[float], note: str = "") -> Dict[str, Any
     }
 
 
-def _goals(results: Dict[str, Any]) -> List[Dict[str, Any]]:
+def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     ratios = results.get("ratios", {})
     pairs = results["pairs"]
     goals = [
@@ -186,9 +186,9 @@ def _goals(results: Dict[str, Any]) -> List[Dict[str, Any]]:
     return goals
 
 
-def _verification(results: Dict[str, Any]) -> Dict[str, Any]:
-    problems: List[str] = []
-    warnings: List[str] = []
+def _verification(results: dict[str, Any]) -> dict[str, Any]:
+    problems: list[str] = []
+    warnings: list[str] = []
     for key, pair in results["pairs"].items():
         if "skipped" in pair:
             continue
@@ -221,7 +221,7 @@ def _verification(results: Dict[str, Any]) -> Dict[str, Any]:
     return {"ok": not problems, "problems": problems, "warnings": warnings}
 
 
-def finalize(results: Dict[str, Any], anchor: str = "3") -> None:
+def finalize(results: dict[str, Any], anchor: str = "3") -> None:
     """Add ``ratios`` (to pair ``anchor``), ``goals`` and ``verification`` to ``results``."""
     results["anchor"] = anchor
     results["ratios"] = _ratios(results["pairs"], anchor)
@@ -259,14 +259,14 @@ def _cell(value: Any, kind: str, ratio: Any) -> str:
     return text
 
 
-def _rows(results: Dict[str, Any]) -> List[Tuple[str, Callable[[str], str]]]:
+def _rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], str]]]:
     pairs = results["pairs"]
     ratios = results.get("ratios", {})
     anchor = results.get("anchor", "3")
     sizes = [str(size) for size in results["settings"]["sizes"]]
 
     def cell(
-        path: Tuple[str, ...], kind: str, ratio_path: Optional[Tuple[str, ...]]
+        path: tuple[str, ...], kind: str, ratio_path: tuple[str, ...] | None
     ) -> Callable[[str], str]:
         def render(key: str) -> str:
             pair = pairs[key]
@@ -281,7 +281,7 @@ def _rows(results: Dict[str, Any]) -> List[Tuple[str, Callable[[str], str]]]:
 
         return render
 
-    rows: List[Tuple[str, Callable[[str], str]]] = [
+    rows: list[tuple[str, Callable[[str], str]]] = [
         ("handshake median (ms)", cell(("handshake_ms", "median"), "ms", ("handshake_ms",))),
         ("handshake p95 (ms)", cell(("handshake_ms", "p95"), "ms", None)),
     ]
@@ -378,11 +378,11 @@ def _rows(results: Dict[str, Any]) -> List[Tuple[str, Callable[[str], str]]]:
     return rows
 
 
-def _line(label: str, cells: List[str]) -> str:
+def _line(label: str, cells: list[str]) -> str:
     return label.ljust(_LABEL_WIDTH) + "".join(cell.rjust(_COLUMN_WIDTH) for cell in cells)
 
 
-def _format_layer(layer: Dict[str, Any]) -> List[str]:
+def _format_layer(layer: dict[str, Any]) -> list[str]:
     lines = [
         "",
         "Godot-API layer CPU in memory, no sockets (µs per echo: 2 encryptions + 2 decryptions)",
@@ -403,7 +403,7 @@ def _format_layer(layer: Dict[str, Any]) -> List[str]:
     return lines
 
 
-def _format_goal(goal: Dict[str, Any]) -> str:
+def _format_goal(goal: dict[str, Any]) -> str:
     value = goal["value"]
     if goal["id"] == "api_overhead":
         shown = "-" if value is None else f"{value * 100:+.0f} %"
@@ -421,7 +421,7 @@ def _format_goal(goal: Dict[str, Any]) -> str:
     return text
 
 
-def format_report(results: Dict[str, Any]) -> str:
+def format_report(results: dict[str, Any]) -> str:
     """The human-readable report: machine, the pair table, layer CPU, goals, checks."""
     machine = results["machine"]
     settings = results["settings"]
@@ -504,7 +504,7 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def write_json(results: Dict[str, Any], path: Path) -> None:
+def write_json(results: dict[str, Any], path: Path) -> None:
     """Write every figure of ``results`` as JSON."""
     path.write_text(
         json.dumps(_clean(results), indent=2, ensure_ascii=False, sort_keys=False) + "\n",
@@ -512,7 +512,7 @@ def write_json(results: Dict[str, Any], path: Path) -> None:
     )
 
 
-def write_plot(results: Dict[str, Any], path: Path) -> str:
+def write_plot(results: dict[str, Any], path: Path) -> str:
     """Bar charts of the four pairs side by side; a message saying what happened."""
     try:
         import matplotlib
@@ -530,7 +530,7 @@ def write_plot(results: Dict[str, Any], path: Path) -> str:
     many = sorted({p for key in keys for p in pairs[key].get("many_peers", {})}, key=int)
     colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
 
-    panels: List[Tuple[str, List[str], Callable[[Dict[str, Any], str], Any]]] = [
+    panels: list[tuple[str, list[str], Callable[[dict[str, Any], str], Any]]] = [
         ("handshake median (ms)", ["all"], lambda p, _g: _get(p, "handshake_ms", "median")),
         ("echo RTT median (µs)", sizes, lambda p, g: _get(p, "rtt_us", g, "median")),
         ("serial echo (pkt/s)", sizes, lambda p, g: _get(p, "pps_serial", g)),

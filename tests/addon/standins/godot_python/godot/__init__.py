@@ -28,7 +28,7 @@ import enum
 import inspect
 import traceback
 import warnings
-from typing import Any, Dict, Iterator, List, NamedTuple, Optional
+from typing import Any, Iterator, NamedTuple
 
 from godot_dtls import Error as _DTLSError
 from godot_dtls.api.x509 import CryptoKey as _Key
@@ -55,9 +55,9 @@ class CallResult(NamedTuple):
 
 
 #: "Cannot convert" warnings of return values (each also a Python warning).
-conversion_warnings: List[str] = []
+conversion_warnings: list[str] = []
 #: module name → its exposed class (``get_exposed_class`` in the runtime).
-exposed_classes: Dict[str, type] = {}
+exposed_classes: dict[str, type] = {}
 
 
 # ------------------------------------------------------------------------ builtin types
@@ -68,7 +68,7 @@ class GDString:
 
     __slots__ = ("_text",)
 
-    def __init__(self, pystr: Optional[str] = None) -> None:
+    def __init__(self, pystr: str | None = None) -> None:
         if pystr is not None and not isinstance(pystr, str):
             raise TypeError("GDString() takes a str")
         self._text = pystr or ""
@@ -236,7 +236,7 @@ class Dictionary:
     """Godot Dictionary; keys and values converted like call arguments (str → GDString)."""
 
     def __init__(self, iterable: Any = None) -> None:
-        self._items: Dict[Any, Any] = {}
+        self._items: dict[Any, Any] = {}
         if iterable is not None:
             pairs = iterable.items() if hasattr(iterable, "items") else iterable
             for key, value in pairs:
@@ -295,7 +295,7 @@ class _Native:
         self.payload = payload
         self.refcount = 0
         self.freed = False
-        self.connections: Dict[str, List[Any]] = {}
+        self.connections: dict[str, list[Any]] = {}
 
     def unreference(self) -> bool:
         self.refcount -= 1
@@ -335,7 +335,7 @@ class Object:
             return self._gd_emit(native, str(values[0]), values[1:])
         return getattr(self, name)(*values)
 
-    def _gd_emit(self, native: _Native, signal_name: str, args: List[Any]) -> Any:
+    def _gd_emit(self, native: _Native, signal_name: str, args: list[Any]) -> Any:
         if signal_name not in getattr(type(self), "_gd_signals", {}):
             raise RuntimeError(f"emit_signal: no signal {signal_name!r} on {type(self).__name__}")
         for target, method in list(native.connections.get(signal_name, ())):
@@ -408,11 +408,11 @@ def _native_class(obj: Object) -> type:
 
 
 class _SignalField:
-    def __init__(self, name: Optional[str]) -> None:
+    def __init__(self, name: str | None) -> None:
         self.name = name
 
 
-def signal(name: Optional[str] = None) -> _SignalField:
+def signal(name: str | None = None) -> _SignalField:
     if name is not None and not isinstance(name, str):
         raise ValueError("`name` must be a str")
     return _SignalField(name)
@@ -429,7 +429,7 @@ def export(type: Any, default: Any = None, **hints: Any) -> _ExportedField:
     return _ExportedField(type, default, **hints)
 
 
-def exposed(cls: Optional[type] = None, tool: bool = False) -> Any:
+def exposed(cls: type | None = None, tool: bool = False) -> Any:
     """One class per module, a Godot base, ``__init__`` replaced by a no-op."""
 
     def wrapper(cls: type) -> type:
@@ -442,8 +442,8 @@ def exposed(cls: Optional[type] = None, tool: bool = False) -> Any:
                 f"{existing!r})"
             )
         cls.__init__ = lambda self: None  # type: ignore[misc]
-        signals: Dict[str, _SignalField] = {}
-        exported: Dict[str, _ExportedField] = {}
+        signals: dict[str, _SignalField] = {}
+        exported: dict[str, _ExportedField] = {}
         for base in cls.__mro__[1:]:
             signals.update(getattr(base, "_gd_signals", {}))
         for key, value in list(vars(cls).items()):
@@ -547,7 +547,7 @@ class UDPServer(Reference):
     def is_connection_available(self) -> bool:
         return self._server().is_connection_available()
 
-    def take_connection(self) -> Optional[PacketPeerUDP]:
+    def take_connection(self) -> PacketPeerUDP | None:
         peer = self._server().take_connection()
         if peer is None:
             return None

@@ -25,7 +25,7 @@ import builtins
 import enum
 import inspect
 import traceback
-from typing import Any, Callable, Dict, Iterator, List, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Iterator, NamedTuple
 
 from godot_dtls import Error as _DTLSError
 from godot_dtls.api.x509 import CryptoKey as _Key
@@ -50,7 +50,7 @@ class CallResult(NamedTuple):
 
 
 #: (kind, text) for every print / printerr / push_error / push_warning.
-messages: List[Tuple[str, str]] = []
+messages: list[tuple[str, str]] = []
 
 
 def print(*args: Any) -> None:
@@ -69,7 +69,7 @@ def push_warning(*args: Any) -> None:
     messages.append(("push_warning", "".join(builtins.str(a) for a in args)))
 
 
-def errors() -> List[str]:
+def errors() -> list[str]:
     """Test helper: the push_error messages so far."""
     return [text for kind, text in messages if kind == "push_error"]
 
@@ -125,7 +125,7 @@ class Dictionary:
 
     def __init__(self, items: Any = None) -> None:
         source = dict(items or {})
-        self._items: Dict[Any, Any] = {key: _to_variant(value) for key, value in source.items()}
+        self._items: dict[Any, Any] = {key: _to_variant(value) for key, value in source.items()}
 
     def __getitem__(self, key: Any) -> Any:
         return self._items[key]
@@ -245,7 +245,7 @@ class signal:
 
 
 #: ClassDB: registered extension classes by name.
-class_db: Dict[str, type] = {}
+class_db: dict[str, type] = {}
 _ENGINE_CLASSES = {
     "Object",
     "RefCounted",
@@ -258,10 +258,10 @@ _ENGINE_CLASSES = {
     "CryptoKey",
     "TLSOptions",
 }
-_script_classes: Dict[str, type] = {}
+_script_classes: dict[str, type] = {}
 
 
-def _exposed_methods(cls: type) -> List[str]:
+def _exposed_methods(cls: type) -> list[str]:
     names = []
     for name, value in vars(cls).items():
         function = value.__func__ if isinstance(value, (classmethod, staticmethod)) else value
@@ -282,8 +282,8 @@ def register_extension_class(cls: type) -> type:
     name = cls.__name__
     if name in _ENGINE_CLASSES or class_db.get(name, cls) is not cls:
         raise ValueError(f"class {name!r} already exists in ClassDB")
-    constants: Dict[str, int] = {}
-    signals: List[str] = []
+    constants: dict[str, int] = {}
+    signals: list[str] = []
     for key, value in vars(cls).items():
         if isinstance(value, type) and issubclass(value, enum.Enum):
             constants.update({member.name: int(member.value) for member in value})
@@ -300,9 +300,9 @@ def register_extension_class(cls: type) -> type:
 
 
 def expose_script_class(
-    cls: Optional[type] = None,
+    cls: type | None = None,
     *,
-    name: Optional[str] = None,
+    name: str | None = None,
     as_global: bool = False,
     icon: Any = None,
     tool: bool = False,
@@ -381,7 +381,7 @@ class RefCounted(Object):
 class PacketPeerUDP(RefCounted):
     """Godot 4's PacketPeerUDP on a real socket."""
 
-    def __init__(self, _peer: Optional[_SocketPeer] = None) -> None:
+    def __init__(self, _peer: _SocketPeer | None = None) -> None:
         super().__init__()
         self._sock = _peer if _peer is not None else _SocketPeer()
 
@@ -443,7 +443,7 @@ class UDPServer(RefCounted):
     def is_connection_available(self) -> bool:
         return self._server.is_connection_available()
 
-    def take_connection(self) -> Optional[PacketPeerUDP]:
+    def take_connection(self) -> PacketPeerUDP | None:
         peer = self._server.take_connection()
         return None if peer is None else PacketPeerUDP(peer)
 
@@ -555,7 +555,7 @@ _CONVERTIBLE = (
 )
 
 
-def _unconvertible(value: Any) -> Optional[Any]:
+def _unconvertible(value: Any) -> Any | None:
     """The first value inside ``value`` (itself, or nested in an Array or Dictionary) that
     no Variant can hold, or None when all convert."""
     if not isinstance(value, _CONVERTIBLE):

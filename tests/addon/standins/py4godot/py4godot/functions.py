@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any, List, Tuple
+from typing import Any
 
 #: (kind, text) for every call.
-messages: List[Tuple[str, str]] = []
+messages: list[tuple[str, str]] = []
 
 
 def _text(args: Any) -> str:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import inspect
 import sys
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any
 
 #: module name → [(signal name, [SignalArg, ...])] waiting for that module's @gdclass.
-pending_signals: Dict[str, List[Tuple[str, List[Any]]]] = {}
+pending_signals: dict[str, list[tuple[str, list[Any]]]] = {}
 
 
 class SignalArg:
@@ -16,7 +16,7 @@ class SignalArg:
         self.type = type_
 
 
-def signal(args: Optional[List[SignalArg]] = None) -> None:
+def signal(args: list[SignalArg] | None = None) -> None:
     frame = sys._getframe(1)
     context = inspect.getframeinfo(frame).code_context or [""]
     name = context[0].split("=")[0].split(":")[0].strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any, Callable, Dict, List
+from typing import Any, Callable
 
 _ids = itertools.count(1)
 #: py4godot.utils.utils.shouldCreateObject: False while py4godot instantiates a script
@@ -50,7 +50,7 @@ class Object:
         instance.__dict__["_py4godot_engine_id"] = next(_ids)
         instance.__dict__["_py4godot_connections"] = {}
 
-    def _engine(self) -> Dict[str, List[Callable[..., Any]]]:
+    def _engine(self) -> dict[str, list[Callable[..., Any]]]:
         if self.__dict__.get("_py4godot_engine_id") is None:
             raise RuntimeError(f"{type(self).__name__}: no engine object attached yet")
         return self.__dict__["_py4godot_connections"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from godot_dtls.net.udp import PacketPeerUDP as _SocketPeer
 
@@ -11,7 +11,7 @@ from .RefCounted import RefCounted
 
 
 class PacketPeerUDP(RefCounted):
-    def __init__(self, _peer: Optional[_SocketPeer] = None) -> None:
+    def __init__(self, _peer: _SocketPeer | None = None) -> None:
         super().__init__()
         self._sock = _peer if _peer is not None else _SocketPeer()
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 from godot_dtls.net.udp import UDPServer as _SocketServer
 
 from .PacketPeerUDP import PacketPeerUDP
@@ -25,7 +23,7 @@ class UDPServer(RefCounted):
     def is_connection_available(self) -> bool:
         return self._server.is_connection_available()
 
-    def take_connection(self) -> Optional[PacketPeerUDP]:
+    def take_connection(self) -> PacketPeerUDP | None:
         peer = self._server.take_connection()
         return None if peer is None else PacketPeerUDP(peer)
 

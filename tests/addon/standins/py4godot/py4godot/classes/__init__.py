@@ -5,17 +5,17 @@ from __future__ import annotations
 import inspect
 import os
 import sys
-from typing import Any, Dict, List, Optional
+from typing import Any
 
-_registry: Dict[str, type] = {}
+_registry: dict[str, type] = {}
 _SIMPLE_TYPES = (int, float, str, bool)
 
 
-def registered_class(module_name: str) -> Optional[type]:
+def registered_class(module_name: str) -> type | None:
     return _registry.get(module_name)
 
 
-def _exported_properties(cls: type) -> List[str]:
+def _exported_properties(cls: type) -> list[str]:
     """Class attributes py4godot would export (not ``_x``, not ALL CAPS, simple value)."""
     from .core import core_classes
     from .Object import Object
@@ -57,13 +57,13 @@ def _register(cls: type, tool: bool, icon: Any) -> type:
     return cls
 
 
-def gdclass(cls: Optional[type] = None, icon: Any = None) -> Any:
+def gdclass(cls: type | None = None, icon: Any = None) -> Any:
     if cls is not None:
         return _register(cls, False, icon)
     return lambda cls: _register(cls, False, icon)
 
 
-def gdtool(cls: Optional[type] = None, icon: Any = None) -> Any:
+def gdtool(cls: type | None = None, icon: Any = None) -> Any:
     if cls is not None:
         return _register(cls, True, icon)
     return lambda cls: _register(cls, True, icon)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Dict, Iterable, Iterator, List
+from typing import Any, Iterable, Iterator
 
 
 class PackedByteArray:
@@ -32,7 +32,7 @@ class PackedByteArray:
         """A live view of the array's memory."""
         return memoryview(self._data)
 
-    def to_list(self) -> List[int]:
+    def to_list(self) -> list[int]:
         return list(self._data)
 
     def size(self) -> int:
@@ -69,14 +69,14 @@ def _from_python(value: Any) -> Any:
 
 class Array:
     def __init__(self) -> None:
-        self._items: List[Any] = []
+        self._items: list[Any] = []
 
     @staticmethod
     def new0() -> Array:
         return Array()
 
     @staticmethod
-    def _from_list(items: List[Any]) -> Array:
+    def _from_list(items: list[Any]) -> Array:
         array = Array()
         array._items = [_from_python(item) for item in items]
         return array
@@ -99,7 +99,7 @@ class Array:
 
 class PackedStringArray:
     def __init__(self) -> None:
-        self._items: List[str] = []
+        self._items: list[str] = []
 
     @staticmethod
     def new0() -> PackedStringArray:
@@ -130,14 +130,14 @@ class PackedStringArray:
 
 class Dictionary:
     def __init__(self) -> None:
-        self._items: Dict[Any, Any] = {}
+        self._items: dict[Any, Any] = {}
 
     @staticmethod
     def new0() -> Dictionary:
         return Dictionary()
 
     @staticmethod
-    def _from_dict(items: Dict[Any, Any]) -> Dictionary:
+    def _from_dict(items: dict[Any, Any]) -> Dictionary:
         dictionary = Dictionary()
         dictionary._items = {key: _from_python(value) for key, value in items.items()}
         return dictionary
