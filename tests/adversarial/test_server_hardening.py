@@ -10,11 +10,13 @@ import pytest
 from godot_dtls import DTLSServer, Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
 from godot_dtls.api.context import client_context
 from godot_dtls.core.connection import DTLSConnection
-from godot_dtls.core.records import RECORD_HEADER_SIZE
+from godot_dtls.core.records import (
+    HANDSHAKE_HELLO_VERIFY_REQUEST,
+    RECORD_HEADER_SIZE,
+    handshake_type,
+)
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support.loopback import connect
-
-HANDSHAKE_HELLO_VERIFY_REQUEST = 3
 
 
 def first_client_hello(options: TLSOptions) -> bytes:
@@ -56,7 +58,7 @@ def test_cookie_flood_keeps_no_state_and_never_amplifies(pki):
                     break
         assert replies, "the server answered nobody"
         for reply in replies:
-            assert reply[RECORD_HEADER_SIZE] == HANDSHAKE_HELLO_VERIFY_REQUEST
+            assert handshake_type(reply) == HANDSHAKE_HELLO_VERIFY_REQUEST
             assert len(reply) <= len(hello), "HelloVerifyRequest larger than the ClientHello"
         # Only the genuine client holds state on the DTLS side.
         assert server.connections == 1

@@ -37,14 +37,12 @@ from godot_dtls.api.variant import (
     Vector2,
     Vector3,
 )
+from godot_dtls.core.records import is_client_hello
 from godot_dtls.tools.serve import EchoServer
 
 V4 = "127.0.0.1"
 V6 = "::1"
 DEADLINE = 5.0
-RECORD_HEADER_SIZE = 13
-CONTENT_HANDSHAKE = 22
-HANDSHAKE_CLIENT_HELLO = 1
 
 OK = Error.OK
 
@@ -101,14 +99,6 @@ def drain(sock: socket.socket, wait: float = 0.0) -> list[bytes]:
             received.append(sock.recv(65536))
         except BlockingIOError:
             return received
-
-
-def is_client_hello(datagram: bytes) -> bool:
-    return (
-        len(datagram) > RECORD_HEADER_SIZE
-        and datagram[0] == CONTENT_HANDSHAKE
-        and datagram[RECORD_HEADER_SIZE] == HANDSHAKE_CLIENT_HELLO
-    )
 
 
 def roundtrip(echo: EchoServer, client: PacketPeerDTLS, payload: bytes) -> bytes:

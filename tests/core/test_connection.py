@@ -18,7 +18,15 @@ from godot_dtls.core.events import (
     HandshakeCompleted,
     HelloVerifyRequestSent,
 )
-from godot_dtls.core.records import MAX_PLAINTEXT_SIZE, RECORD_HEADER_SIZE
+from godot_dtls.core.records import (
+    HANDSHAKE_CLIENT_HELLO,
+    HANDSHAKE_HELLO_VERIFY_REQUEST,
+    MAX_PLAINTEXT_SIZE,
+    handshake_type,
+    parse_header,
+    record_count,
+    split_records,
+)
 from godot_dtls.core.verification import CertificateVerifier
 from support.memory_link import MemoryLink
 
@@ -26,14 +34,8 @@ SERVER_ADDRESS = ("127.0.0.1", 40000)
 
 
 def record_lengths(datagram: bytes) -> list[int]:
-    lengths = []
-    offset = 0
-    while offset < len(datagram):
-        length = int.from_bytes(datagram[offset + 11 : offset + 13], "big")
-        lengths.append(length)
-        offset += RECORD_HEADER_SIZE + length
-    assert offset == len(datagram), "datagram must end on a record boundary"
-    return lengths
+    assert record_count(datagram) is not None, "datagram must end on a record boundary"
+    return [parse_header(record).length for record in split_records(datagram)]
 
 
 def events_of(connection: DTLSConnection) -> list:
@@ -110,7 +112,7 @@ def test_client_hello_travels_in_one_datagram_even_with_a_small_mtu(pki):
     client.start(0.0)
     datagrams = client.datagrams_to_send()
     assert len(datagrams) == 1
-    assert datagrams[0][0] == 22 and datagrams[0][RECORD_HEADER_SIZE] == 1  # ClientHello
+    assert handshake_type(datagrams[0]) == HANDSHAKE_CLIENT_HELLO
     assert len(record_lengths(datagrams[0])) == 1
 
 
@@ -344,7 +346,8 @@ def test_server_answers_a_reconnecting_client_with_a_cookie_request(pki, server_
     newcomer.start(0.0)
     server.receive_datagram(newcomer.datagrams_to_send()[0], 0.0)
     hello_verify = server.datagrams_to_send()
-    assert len(hello_verify) == 1 and hello_verify[0][RECORD_HEADER_SIZE] == 3
+    assert len(hello_verify) == 1
+    assert handshake_type(hello_verify[0]) == HANDSHAKE_HELLO_VERIFY_REQUEST
     assert server.state is ConnectionState.CONNECTED
     # With the cookie, the reconnect ends the old association.
     newcomer.receive_datagram(hello_verify[0], 0.0)

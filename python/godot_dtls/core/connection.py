@@ -12,7 +12,8 @@ state machine driven by three kinds of input:
 Output is pulled: :meth:`datagrams_to_send`, :meth:`next_packet` (application data),
 :meth:`next_event` (state changes) and :meth:`get_timer`.
 
-States: ``HANDSHAKING`` → ``CONNECTED`` → ``CLOSED``; any live state → ``FAILED``.
+States: ``HANDSHAKING`` → ``CONNECTED`` → ``CLOSED``; any live state → ``FAILED``; the
+table of legal transitions is :mod:`godot_dtls.core.states`.
 
 A note on time: OpenSSL keeps its own retransmission clock inside
 ``DTLSv1_get_timeout``/``DTLSv1_handle_timeout`` (1 s, doubling up to 60 s, as mbedTLS
@@ -24,15 +25,13 @@ own give-up rule never decides how long a handshake may take.
 from __future__ import annotations
 
 import contextlib
-import enum
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Callable
 
 from OpenSSL import SSL
-from OpenSSL._util import ffi as _ffi
-from OpenSSL._util import lib as _lib  # SSL_session_reused etc., which pyOpenSSL does not wrap
 
+from . import openssl_private as private
 from .events import (
     ConnectionClosed,
     ConnectionFailed,
@@ -51,6 +50,7 @@ from .records import (
     pack_datagrams,
     without_plaintext_application_data,
 )
+from .states import ConnectionState, next_state
 from .verification import CertificateVerifier, FailureKind
 
 __all__ = [
@@ -124,24 +124,12 @@ def alert_name(description: int) -> str:
     return _ALERT_NAMES.get(description, f"alert {description}")
 
 
-@_ffi.callback("void (*)(const SSL *, int, int)")
-def _ignore_tls_info(ssl: object, where: int, ret: int) -> None:
-    """An info callback that does nothing (see DTLSConnection.prepare_for_finalisation)."""
-
-
 def _sni_bytes(name: str) -> bytes:
     """The server name as sent in SNI: IDNA for international names, else as is."""
     try:
         return name.encode("idna")
     except UnicodeError:
         return name.encode("utf-8")
-
-
-class ConnectionState(enum.Enum):
-    HANDSHAKING = "handshaking"
-    CONNECTED = "connected"
-    CLOSED = "closed"
-    FAILED = "failed"
 
 
 class InvalidStateError(RuntimeError):
@@ -283,7 +271,7 @@ class DTLSConnection:
     @property
     def session_reused(self) -> bool:
         """True when the handshake resumed an earlier session (abbreviated handshake)."""
-        return bool(_lib.SSL_session_reused(self._ssl._ssl))
+        return private.session_reused(self._ssl)
 
     @property
     def alpn_protocol(self) -> str:
@@ -456,9 +444,7 @@ class DTLSConnection:
             self._send_close_notify()
             self._flush()
         if state is ConnectionState.CONNECTED or state is ConnectionState.HANDSHAKING:
-            self._state = ConnectionState.CLOSED
-            self._timer = None
-            self._events.append(ConnectionClosed(by_peer=False))
+            self._enter(ConnectionClosed(by_peer=False))
 
     def prepare_for_finalisation(self) -> None:
         """Detach the info callback before a close run from a finaliser.
@@ -468,7 +454,7 @@ class DTLSConnection:
         callback would then fail inside cffi. A no-op callback on this SSL object (it
         takes precedence over the context's) lets the close_notify go out cleanly.
         """
-        _lib.SSL_set_info_callback(self._ssl._ssl, _ignore_tls_info)
+        private.detach_info_callback(self._ssl)
 
     # ------------------------------------------------------------------ callbacks
 
@@ -496,9 +482,7 @@ class DTLSConnection:
             # Either a HelloVerifyRequest was written (no or stale cookie), or the
             # datagram was not a usable ClientHello and was dropped.
             if self._flush():
-                self._state = ConnectionState.CLOSED
-                self._timer = None
-                self._events.append(HelloVerifyRequestSent())
+                self._enter(HelloVerifyRequestSent())
             return
         except SSL.Error:
             return  # garbage before any handshake: dropped, as OpenSSL already did
@@ -547,10 +531,8 @@ class DTLSConnection:
         except SSL.Error as exc:
             self._fail_from_tls_error(exc)
             return
-        self._state = ConnectionState.CONNECTED
-        self._timer = None
         self.stats.handshake_completed_at = self.now
-        self._events.append(
+        self._enter(
             HandshakeCompleted(
                 protocol=self._ssl.get_protocol_version_name(),
                 cipher=self._ssl.get_cipher_name() or "",
@@ -598,9 +580,7 @@ class DTLSConnection:
     def _closed_by_peer(self) -> None:
         # The engine answers a peer's close_notify with its own before going away.
         self._send_close_notify()
-        self._state = ConnectionState.CLOSED
-        self._timer = None
-        self._events.append(ConnectionClosed(by_peer=True))
+        self._enter(ConnectionClosed(by_peer=True))
 
     def _send_close_notify(self) -> None:
         with contextlib.suppress(SSL.Error):
@@ -623,10 +603,17 @@ class DTLSConnection:
     def _fail(self, reason: FailureReason, message: str) -> None:
         if self._state is ConnectionState.FAILED:
             return
-        self._state = ConnectionState.FAILED
-        self._timer = None
         self._failure = ConnectionFailed(reason, message)
-        self._events.append(self._failure)
+        self._enter(self._failure)
+
+    def _enter(self, event: Event) -> None:
+        """Report ``event`` and take the state :data:`~godot_dtls.core.states.TRANSITIONS`
+        gives for it: the one place where the state changes. Every transition leaves
+        HANDSHAKING or CONNECTED for good or for CONNECTED, so no retransmission timer
+        survives it."""
+        self._state = next_state(self._state, event)
+        self._timer = None
+        self._events.append(event)
 
     def _update_timer(self, now: float) -> None:
         if self._state is not ConnectionState.HANDSHAKING:

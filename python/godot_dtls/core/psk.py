@@ -1,9 +1,9 @@
 """Pre-shared-key callbacks for OpenSSL contexts.
 
-pyOpenSSL does not wrap ``SSL_CTX_set_psk_*_callback``, but the OpenSSL bindings it is
-built on (cryptography's cffi module) do. These two functions install callbacks that
-copy an identity and key into OpenSSL's buffers; no cryptography happens here. The cffi
-callback objects are kept on the context so they live exactly as long as it does.
+pyOpenSSL does not wrap ``SSL_CTX_set_psk_*_callback``; :mod:`.openssl_private` reaches
+them. These two functions install callbacks that copy an identity and key into OpenSSL's
+buffers; no cryptography happens here. The cffi callback objects are kept on the context
+so they live exactly as long as it does.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Any, Callable, Mapping
 
 from OpenSSL import SSL
-from OpenSSL._util import ffi as _ffi
-from OpenSSL._util import lib as _lib
 
+from . import openssl_private as private
 from .log import logger
 
 __all__ = ["PSK_CIPHER_LIST", "install_client_psk", "install_server_psk", "psk_supported"]
@@ -31,21 +30,10 @@ PSK_CIPHER_LIST = b":".join(
     ]
 )
 
-_CLIENT_SIGNATURE = (
-    "unsigned int(SSL *, const char *, char *, unsigned int, unsigned char *, unsigned int)"
-)
-_SERVER_SIGNATURE = "unsigned int(SSL *, const char *, unsigned char *, unsigned int)"
-
 
 def psk_supported() -> bool:
     """True when the OpenSSL bindings expose the PSK callbacks."""
-    return hasattr(_lib, "SSL_CTX_set_psk_client_callback") and hasattr(
-        _lib, "SSL_CTX_set_psk_server_callback"
-    )
-
-
-def _native(context: SSL.Context) -> Any:
-    return context._context  # the SSL_CTX* pyOpenSSL holds
+    return private.psk_supported()
 
 
 def install_client_psk(context: SSL.Context, identity: str, key: bytes) -> None:
@@ -57,12 +45,11 @@ def install_client_psk(context: SSL.Context, identity: str, key: bytes) -> None:
     ) -> int:
         if len(identity_bytes) > max_identity or len(key) > max_psk:
             return 0
-        _ffi.memmove(identity_out, identity_bytes, len(identity_bytes))
-        _ffi.memmove(psk_out, key, len(key))
+        private.copy_into(identity_out, identity_bytes)
+        private.copy_into(psk_out, key)
         return len(key)
 
-    native = _ffi.callback(_CLIENT_SIGNATURE, callback, onerror=lambda *exc: 0)
-    _lib.SSL_CTX_set_psk_client_callback(_native(context), native)
+    native = private.install_psk_client_callback(context, callback)
     context._godot_dtls_psk_callback = native  # type: ignore[attr-defined]
 
 
@@ -75,7 +62,7 @@ def install_server_psk(
     lookup = keys.get if isinstance(keys, Mapping) else keys
 
     def callback(ssl: Any, identity: Any, psk_out: Any, max_psk: int) -> int:
-        name = _ffi.string(identity).decode("utf-8", "replace") if identity else ""
+        name = private.c_string(identity).decode("utf-8", "replace")
         try:
             key = lookup(name)
         except Exception:  # a user callable must not unwind through OpenSSL
@@ -84,11 +71,10 @@ def install_server_psk(
         if not key or len(key) > max_psk:
             logger.warning("PSK: unknown identity %r", name)
             return 0
-        _ffi.memmove(psk_out, bytes(key), len(key))
+        private.copy_into(psk_out, bytes(key))
         return len(key)
 
-    native = _ffi.callback(_SERVER_SIGNATURE, callback, onerror=lambda *exc: 0)
-    _lib.SSL_CTX_set_psk_server_callback(_native(context), native)
-    if identity_hint:
-        _lib.SSL_CTX_use_psk_identity_hint(_native(context), identity_hint.encode("utf-8"))
-    context._godot_dtls_psk_callback = native  # type: ignore[attr-defined]
+    native = private.install_psk_server_callback(context, callback)
+    context._godot_dtls_psk_callback = native
+    if identity_hint and not private.set_psk_identity_hint(context, identity_hint.encode("utf-8")):
+        raise ValueError(f"OpenSSL refused the PSK identity hint {identity_hint!r}")  # type: ignore[attr-defined]

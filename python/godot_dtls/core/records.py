@@ -11,17 +11,28 @@ datagram, as the engine does.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 __all__ = [
     "CONTENT_ALERT",
     "CONTENT_APPLICATION_DATA",
     "CONTENT_CHANGE_CIPHER_SPEC",
     "CONTENT_HANDSHAKE",
+    "HANDSHAKE_CLIENT_HELLO",
+    "HANDSHAKE_HEADER_SIZE",
+    "HANDSHAKE_HELLO_VERIFY_REQUEST",
     "MAX_DATAGRAM_SIZE",
     "MAX_PLAINTEXT_SIZE",
     "RECORD_HEADER_SIZE",
+    "RecordHeader",
     "client_hello_random",
+    "describe_record",
+    "handshake_type",
     "is_client_hello",
     "pack_datagrams",
+    "parse_header",
+    "record_count",
+    "split_records",
     "without_plaintext_application_data",
 ]
 
@@ -30,7 +41,16 @@ CONTENT_ALERT = 21
 CONTENT_HANDSHAKE = 22
 CONTENT_APPLICATION_DATA = 23
 
+#: Handshake message types (RFC 5246 / 6347), the first byte of a handshake body.
 HANDSHAKE_CLIENT_HELLO = 1
+HANDSHAKE_SERVER_HELLO = 2
+HANDSHAKE_HELLO_VERIFY_REQUEST = 3
+HANDSHAKE_CERTIFICATE = 11
+HANDSHAKE_SERVER_KEY_EXCHANGE = 12
+HANDSHAKE_SERVER_HELLO_DONE = 14
+HANDSHAKE_CLIENT_KEY_EXCHANGE = 16
+#: DTLS handshake header: type 1, length 3, message_seq 2, fragment offset 3 and length 3.
+HANDSHAKE_HEADER_SIZE = 12
 
 RECORD_HEADER_SIZE = 13
 #: Largest application payload of one record (RFC 6347 / TLS 1.2 plaintext limit).
@@ -39,6 +59,106 @@ MAX_PLAINTEXT_SIZE = 16384
 #: largest ciphertext expansion TLS 1.2 allows (2048 bytes). Anything bigger cannot be
 #: valid DTLS and is dropped before it reaches the TLS engine.
 MAX_DATAGRAM_SIZE = RECORD_HEADER_SIZE + MAX_PLAINTEXT_SIZE + 2048
+
+
+class RecordHeader(NamedTuple):
+    """The 13-byte DTLS record header: content type, version, epoch, sequence, length."""
+
+    content_type: int
+    version: int
+    epoch: int
+    sequence: int
+    length: int
+
+    @property
+    def encrypted(self) -> bool:
+        """Records after ChangeCipherSpec (epoch ≥ 1) are protected."""
+        return self.epoch != 0
+
+
+def parse_header(data: bytes, offset: int = 0) -> RecordHeader | None:
+    """The record header at ``offset``, or None when fewer than 13 bytes remain."""
+    if len(data) - offset < RECORD_HEADER_SIZE:
+        return None
+    return RecordHeader(
+        content_type=data[offset],
+        version=int.from_bytes(data[offset + 1 : offset + 3], "big"),
+        epoch=int.from_bytes(data[offset + 3 : offset + 5], "big"),
+        sequence=int.from_bytes(data[offset + 5 : offset + 11], "big"),
+        length=(data[offset + 11] << 8) | data[offset + 12],
+    )
+
+
+def split_records(datagram: bytes) -> list[bytes]:
+    """Cut a datagram on record boundaries; a trailing partial record is kept as it is
+    (unlike :func:`pack_datagrams`, which drops it: this is for inspecting input)."""
+    records: list[bytes] = []
+    offset = 0
+    total = len(datagram)
+    while offset < total:
+        header = parse_header(datagram, offset)
+        if header is None:
+            records.append(datagram[offset:])
+            break
+        end = offset + RECORD_HEADER_SIZE + header.length
+        records.append(datagram[offset:end])
+        offset = end
+    return records
+
+
+def record_count(datagram: bytes) -> int | None:
+    """How many whole records ``datagram`` holds, or None if it does not end on a boundary."""
+    ends = _record_ends(datagram)
+    if (ends[-1] if ends else 0) != len(datagram):
+        return None
+    return len(ends)
+
+
+def handshake_type(record: bytes) -> int | None:
+    """The message type of an epoch-0 handshake record (None for anything else, for an
+    encrypted Finished, or when the body is too short to have a handshake header)."""
+    header = parse_header(record)
+    if (
+        header is None
+        or header.content_type != CONTENT_HANDSHAKE
+        or header.encrypted
+        or len(record) <= RECORD_HEADER_SIZE
+    ):
+        return None
+    return record[RECORD_HEADER_SIZE]
+
+
+_HANDSHAKE_NAMES = {
+    HANDSHAKE_CLIENT_HELLO: "ClientHello",
+    HANDSHAKE_SERVER_HELLO: "ServerHello",
+    HANDSHAKE_HELLO_VERIFY_REQUEST: "HelloVerifyRequest",
+    HANDSHAKE_CERTIFICATE: "Certificate",
+    HANDSHAKE_SERVER_KEY_EXCHANGE: "ServerKeyExchange",
+    HANDSHAKE_SERVER_HELLO_DONE: "ServerHelloDone",
+    HANDSHAKE_CLIENT_KEY_EXCHANGE: "ClientKeyExchange",
+}
+
+
+def describe_record(record: bytes) -> str:
+    """What a record is, for reports: a handshake message name, an alert, application
+    data, ChangeCipherSpec, or its content type number."""
+    header = parse_header(record)
+    if header is None:
+        return "partial record"
+    content = header.content_type
+    if content == CONTENT_CHANGE_CIPHER_SPEC:
+        return "ChangeCipherSpec"
+    if content == CONTENT_ALERT:
+        return "alert (encrypted)" if header.encrypted else "alert"
+    if content == CONTENT_APPLICATION_DATA:
+        return "application data"
+    if content == CONTENT_HANDSHAKE:
+        if header.encrypted:
+            return "Finished (encrypted)"
+        kind = handshake_type(record)
+        if kind is not None:
+            return _HANDSHAKE_NAMES.get(kind, f"handshake type {kind}")
+    return f"content type {content}"
 
 
 def _record_ends(stream: bytes) -> list[int]:

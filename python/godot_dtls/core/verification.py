@@ -27,9 +27,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from cryptography.x509.oid import NameOID
 from OpenSSL import SSL, crypto
-from OpenSSL._util import ffi as _ffi
-from OpenSSL._util import lib as _lib  # X509_VERIFY_PARAM_*, which pyOpenSSL does not wrap
 
+from . import openssl_private as private
 from .log import logger
 
 __all__ = [
@@ -45,8 +44,7 @@ __all__ = [
 
 def describe_x509_error(errnum: int) -> str:
     """OpenSSL's own text for an ``X509_V_ERR_*`` number (the numbering changed in 3.0)."""
-    text = _lib.X509_verify_cert_error_string(errnum)
-    return _ffi.string(text).decode("ascii", "replace") if text else f"X509 error {errnum}"
+    return private.x509_error_text(errnum)
 
 
 class FailureKind(enum.Enum):
@@ -104,17 +102,15 @@ def _ip_literal(name: str) -> bytes | None:
 
 def request_name_check(connection: SSL.Connection, name: str) -> None:
     """Ask OpenSSL to check ``name`` (DNS name or IP literal) against the peer's leaf."""
-    param = _lib.SSL_get0_param(connection._ssl)
     packed = _ip_literal(name)
     if packed is not None:
-        _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed))
+        private.set_expected_ip(connection, packed)
         return
     try:
         encoded = name.encode("ascii") if name.isascii() else name.encode("idna")
     except UnicodeError:
         encoded = name.encode("utf-8")  # not a valid host name: it will match nothing
-    _lib.X509_VERIFY_PARAM_set_hostflags(param, _lib.X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS)
-    _lib.X509_VERIFY_PARAM_set1_host(param, encoded, len(encoded))
+    private.set_expected_host(connection, encoded)
 
 
 def _engine_name_rules(
@@ -156,19 +152,6 @@ def _spki_sha256_of(certificate: crypto.X509) -> bytes:
 def pin_text(digest: bytes) -> str:
     """A pin as HPKP writes it: ``sha256/<base64>``."""
     return "sha256/" + base64.b64encode(digest).decode("ascii")
-
-
-# OpenSSL's host and IP checks.
-_NAME_ERRORS = frozenset({_lib.X509_V_ERR_HOSTNAME_MISMATCH, _lib.X509_V_ERR_IP_ADDRESS_MISMATCH})
-
-# Revocation information missing or out of date (not "revoked"): soft-fail may accept.
-_CRL_AVAILABILITY_ERRORS = frozenset(
-    {
-        _lib.X509_V_ERR_UNABLE_TO_GET_CRL,
-        _lib.X509_V_ERR_CRL_NOT_YET_VALID,
-        _lib.X509_V_ERR_CRL_HAS_EXPIRED,
-    }
-)
 
 
 def _name_mismatch(name: str, cert: x509.Certificate | None) -> VerificationFailure:
@@ -253,10 +236,10 @@ class CertificateVerifier:
         if not ok:
             if not self.check_chain:
                 return True  # pin-only trust: the chain does not matter, the keys do
-            if errnum in _NAME_ERRORS:
+            if errnum in private.NAME_ERRORS:
                 return self._on_name_error(certificate, cert)
             reason = describe_x509_error(errnum)
-            if errnum in _CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
+            if errnum in private.CRL_AVAILABILITY_ERRORS and self.crl_soft_fail:
                 logger.warning("revocation check soft-failed at depth %d: %s", depth, reason)
                 return True
             self.failure = VerificationFailure(

@@ -81,11 +81,20 @@ from OpenSSL import SSL
 from godot_dtls.api.context import client_context, server_context
 from godot_dtls.api.tls_options import TLSOptions
 from godot_dtls.api.x509 import CryptoKey, X509Certificate
-from godot_dtls.core.connection import ConnectionState, DTLSConnection
+from godot_dtls.core.connection import DTLSConnection
 from godot_dtls.core.cookies import CookieJar
 from godot_dtls.core.events import ConnectionFailed, HandshakeCompleted
 from godot_dtls.core.log import logger
-from godot_dtls.core.records import CONTENT_HANDSHAKE, MAX_DATAGRAM_SIZE, RECORD_HEADER_SIZE
+from godot_dtls.core.records import (
+    HANDSHAKE_HEADER_SIZE,
+    MAX_DATAGRAM_SIZE,
+    RECORD_HEADER_SIZE,
+    describe_record,
+    handshake_type,
+    record_count,
+    split_records,
+)
+from godot_dtls.core.states import ConnectionState, reachable
 from godot_dtls.core.verification import CertificateVerifier
 
 __all__ = [
@@ -99,12 +108,9 @@ __all__ = [
     "add_fuzz_parser",
     "format_report",
     "mutate",
-    "record_count",
-    "record_label",
     "replay",
     "run_cli",
     "run_fuzz",
-    "split_records",
 ]
 
 #: The name the fuzzing PKI's server certificate carries.
@@ -129,81 +135,12 @@ TARGET_KINDS = (
 _KIND_WEIGHTS = (16, 16, 12, 8, 16, 16, 8, 2, 2, 2, 2)
 _TERMINAL_KINDS = frozenset(TARGET_KINDS[7:])
 _MTUS = (256, 576, 1400)
-_LEGAL_NEXT = {
-    ConnectionState.HANDSHAKING: frozenset(ConnectionState),
-    ConnectionState.CONNECTED: frozenset(
-        (ConnectionState.CONNECTED, ConnectionState.CLOSED, ConnectionState.FAILED)
-    ),
-    ConnectionState.CLOSED: frozenset((ConnectionState.CLOSED,)),
-    ConnectionState.FAILED: frozenset((ConnectionState.FAILED,)),
-}
 _MAX_DETAILED_FINDINGS = 50
 _MAX_SAVED_OUTPUTS = 256
 _MAX_ALERTS_KEPT = 256
 
 
 # ---------------------------------------------------------------------------- records
-
-
-def split_records(datagram: bytes) -> list[bytes]:
-    """Cut a datagram on DTLS record boundaries; a trailing partial record is kept as is."""
-    records: list[bytes] = []
-    offset = 0
-    total = len(datagram)
-    while offset < total:
-        if offset + RECORD_HEADER_SIZE > total:
-            records.append(datagram[offset:])
-            break
-        end = (
-            offset + RECORD_HEADER_SIZE + int.from_bytes(datagram[offset + 11 : offset + 13], "big")
-        )
-        records.append(datagram[offset:end])
-        offset = end
-    return records
-
-
-def record_count(datagram: bytes) -> int | None:
-    """How many whole records ``datagram`` holds, or None if it does not end on a boundary."""
-    count = 0
-    offset = 0
-    total = len(datagram)
-    while offset < total:
-        if offset + RECORD_HEADER_SIZE > total:
-            return None
-        offset += RECORD_HEADER_SIZE + int.from_bytes(datagram[offset + 11 : offset + 13], "big")
-        count += 1
-    return count if offset == total else None
-
-
-_HANDSHAKE_NAMES = {
-    1: "ClientHello",
-    2: "ServerHello",
-    3: "HelloVerifyRequest",
-    11: "Certificate",
-    12: "ServerKeyExchange",
-    14: "ServerHelloDone",
-    16: "ClientKeyExchange",
-}
-
-
-def record_label(record: bytes) -> str:
-    """What a captured record is: a handshake message name, an alert, application data..."""
-    if len(record) < RECORD_HEADER_SIZE:
-        return "partial record"
-    content, encrypted = record[0], record[3:5] != b"\x00\x00"
-    if content == 20:
-        return "ChangeCipherSpec"
-    if content == 21:
-        return "alert (encrypted)" if encrypted else "alert"
-    if content == 23:
-        return "application data"
-    if content == CONTENT_HANDSHAKE:
-        if encrypted:
-            return "Finished (encrypted)"
-        if len(record) > RECORD_HEADER_SIZE:
-            kind = record[RECORD_HEADER_SIZE]
-            return _HANDSHAKE_NAMES.get(kind, f"handshake type {kind}")
-    return f"content type {content}"
 
 
 def _set_length(record: bytearray, length: int) -> None:
@@ -213,10 +150,8 @@ def _set_length(record: bytearray, length: int) -> None:
 def _is_plain_handshake(record: bytes) -> bool:
     """An epoch-0 handshake record: its body starts with a readable handshake header."""
     return (
-        len(record) >= RECORD_HEADER_SIZE + 12
-        and record[0] == CONTENT_HANDSHAKE
-        and record[3] == 0
-        and record[4] == 0
+        handshake_type(record) is not None
+        and len(record) >= RECORD_HEADER_SIZE + HANDSHAKE_HEADER_SIZE
     )
 
 
@@ -1054,7 +989,7 @@ class Session:
         if not isinstance(after, ConnectionState):
             found("state", f"state {after!r} is not a ConnectionState")
             return
-        if after not in _LEGAL_NEXT[before]:
+        if after not in reachable(before):
             found("state", f"illegal transition {before.name} -> {after.name}")
         if after is not before:
             self.transitions.append((before, after))
@@ -1221,7 +1156,7 @@ def run_fuzz(
             return report
         reference = world.reference_corpus
         report.corpus_sizes = dict(
-            Counter(record_label(r) for d in reference for r in split_records(d))
+            Counter(describe_record(r) for d in reference for r in split_records(d))
         )
         report.rss_start = _rss_bytes()
         warmup = min(max(count // 10, 1), 20_000)
