@@ -11,7 +11,7 @@ from godot_dtls.api.packet_peer import PacketPeer
 from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
 from godot_dtls.api.x509 import CryptoKey, X509Certificate
-from godot_dtls.net.udp import PacketPeerUDP, UDPServer
+from godot_dtls.net import PacketPeerUDP, UDPServer
 
 __all__ = [
     "CryptoKey",

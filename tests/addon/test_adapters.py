@@ -28,7 +28,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 
-import godot_dtls.net.udp  # noqa: F401 - imported before the stand-ins, which build on it
+import godot_dtls.net  # noqa: F401 - imported before the stand-ins, which build on it
 from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
 from godot_dtls.api.crypto import Crypto
 from godot_dtls.core.verification import pin_text, spki_sha256

@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator, Sequence
 import pytest
 
 from godot_dtls import DTLSServer, Error, PacketPeerDTLS, Status, TLSOptions
-from godot_dtls.net.udp import PacketPeerUDP
+from godot_dtls.net import PacketPeerUDP
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support import godot_peer
 

@@ -18,8 +18,7 @@ from typing import Callable, Iterator
 import pytest
 
 from godot_dtls.api.errors import Error
-from godot_dtls.net import udp
-from godot_dtls.net.udp import PacketPeerUDP, UDPServer
+from godot_dtls.net import PacketPeerUDP, UDPServer, sockets
 
 V4 = "127.0.0.1"
 V6 = "::1"
@@ -169,7 +168,7 @@ def test_bind_socket_creation_failure_returns_err_cant_create(peers, monkeypatch
     def fail(family: int) -> socket.socket:
         raise OSError("no sockets today")
 
-    monkeypatch.setattr(udp, "_new_socket", fail)
+    monkeypatch.setattr(sockets, "new_socket", fail)
     peer = peers()
     assert peer.bind(0, V4) == Error.ERR_CANT_CREATE
     assert not peer.is_bound()
@@ -221,7 +220,7 @@ def test_connect_to_host_socket_open_failure_returns_err_cant_open(peers, monkey
     def fail(family: int) -> socket.socket:
         raise OSError("no sockets today")
 
-    monkeypatch.setattr(udp, "_new_socket", fail)
+    monkeypatch.setattr(sockets, "new_socket", fail)
     peer = peers()
     assert peer.connect_to_host(V4, 4242) == Error.ERR_CANT_OPEN
 
@@ -372,7 +371,7 @@ def test_put_packet_would_block_blocking_waits_then_sends(peers):
 
 
 def test_put_packet_blocking_send_gives_up_after_deadline_with_failed(peers, monkeypatch):
-    monkeypatch.setattr(udp, "BLOCKING_SEND_TIMEOUT", 0.05)
+    monkeypatch.setattr(sockets, "BLOCKING_SEND_TIMEOUT", 0.05)
     peer = bound(peers)
     peer.set_dest_address(V4, 9)
     fake = _with_fake_socket(peer, failures=10**9)
@@ -539,7 +538,7 @@ def test_set_dest_address_resolves_names_with_getaddrinfo(peers, monkeypatch):
         calls.append(host)
         return [(socket.AF_INET, socket.SOCK_DGRAM, 17, "", (V4, 0))]
 
-    monkeypatch.setattr(udp.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     peer = peers()
     assert peer.set_dest_address("my-game-server", target.get_local_port()) == Error.OK
     assert calls == ["my-game-server"]
@@ -551,7 +550,7 @@ def test_set_dest_address_unresolvable_returns_err_cant_resolve(peers, monkeypat
     def fake_getaddrinfo(host, port, *args, **kwargs):
         raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
 
-    monkeypatch.setattr(udp.socket, "getaddrinfo", fake_getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", fake_getaddrinfo)
     peer = peers()
     assert peer.set_dest_address("nowhere", 4242) == Error.ERR_CANT_RESOLVE
     assert peer.set_dest_address("", 4242) == Error.ERR_CANT_RESOLVE
@@ -639,7 +638,7 @@ def test_listen_socket_creation_failure_returns_err_cant_create(servers, monkeyp
     def fail(family: int) -> socket.socket:
         raise OSError("no sockets today")
 
-    monkeypatch.setattr(udp, "_new_socket", fail)
+    monkeypatch.setattr(sockets, "new_socket", fail)
     server = servers()
     assert server.listen(0, V4) == Error.ERR_CANT_CREATE
     assert not server.is_listening()

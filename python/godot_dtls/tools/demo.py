@@ -17,7 +17,7 @@ from godot_dtls.api.errors import Error
 from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
 from godot_dtls.api.variant import Vector2, Vector3
-from godot_dtls.net.udp import PacketPeerUDP
+from godot_dtls.net import PacketPeerUDP
 
 from .serve import EchoServer, wait_readable
 

@@ -16,7 +16,7 @@ from godot_dtls.api.dtls_server import DTLSServer
 from godot_dtls.api.errors import Error
 from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
-from godot_dtls.net.udp import UDPServer
+from godot_dtls.net import UDPServer
 
 __all__ = ["EchoServer", "wait_readable"]
 

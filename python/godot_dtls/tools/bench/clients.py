@@ -28,7 +28,7 @@ from godot_dtls.api.dtls_peer import PacketPeerDTLS
 from godot_dtls.api.errors import Error
 from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
-from godot_dtls.net.udp import PacketPeerUDP
+from godot_dtls.net import PacketPeerUDP
 
 __all__ = [
     "CONNECTED",

@@ -30,8 +30,8 @@ from typing import Any, Callable, Iterator, NamedTuple
 from godot_dtls import Error as _DTLSError
 from godot_dtls.api.x509 import CryptoKey as _Key
 from godot_dtls.api.x509 import X509Certificate as _Certificate
-from godot_dtls.net.udp import PacketPeerUDP as _SocketPeer
-from godot_dtls.net.udp import UDPServer as _SocketServer
+from godot_dtls.net import PacketPeerUDP as _SocketPeer
+from godot_dtls.net import UDPServer as _SocketServer
 
 Error = enum.IntEnum("Error", [(member.name, member.value) for member in _DTLSError])
 for _member in _DTLSError:

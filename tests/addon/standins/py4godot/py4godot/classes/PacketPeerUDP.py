@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from godot_dtls.net.udp import PacketPeerUDP as _SocketPeer
+from godot_dtls.net import PacketPeerUDP as _SocketPeer
 
 from .core import PackedByteArray
 from .RefCounted import RefCounted

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from godot_dtls.net.udp import UDPServer as _SocketServer
+from godot_dtls.net import UDPServer as _SocketServer
 
 from .PacketPeerUDP import PacketPeerUDP
 from .RefCounted import RefCounted

@@ -1,4 +1,4 @@
-"""Socket-backed ``PacketPeerUDP`` and ``UDPServer`` with Godot 4's API and return codes.
+"""Socket-backed ``PacketPeerUDP`` with Godot 4's API and return codes.
 
 Why this module exists: the DTLS layer (``PacketPeerDTLS`` / ``DTLSServer``) is written
 against Godot's UDP classes, their ``Error`` codes and their quirks (a server-side peer is
@@ -20,8 +20,8 @@ Deliberate differences from the engine (each one is also noted where it happens)
   silently open a brand-new socket and send from a random port, which no remote DTLS peer
   can associate with the session. ``bind``/``connect_to_host``/``set_dest_address`` turn
   such a peer back into an ordinary one.
-* A *blocking* peer whose send would block waits at most :data:`BLOCKING_SEND_TIMEOUT`
-  seconds (then ``FAILED``) instead of spinning forever.
+* A *blocking* peer whose send would block waits at most ``BLOCKING_SEND_TIMEOUT``
+  (:mod:`.sockets`) seconds (then ``FAILED``) instead of spinning forever.
 * ``wait()`` accepts an optional ``timeout`` (Python extension) and then returns
   ``ERR_TIMEOUT`` when nothing arrived in time. Godot's ``wait()`` has no timeout.
 * ``connect_to_host`` empties the receive queue completely (the engine clears the ring
@@ -35,247 +35,46 @@ changes what ``put_packet`` does when the OS says "would block".
 
 from __future__ import annotations
 
-import contextlib
-import ipaddress
-import os
-import select
 import socket
-import struct
 import time
 import weakref
 from collections import deque
-from typing import Any, Callable, Tuple
+from typing import TYPE_CHECKING, Callable
 
 from godot_dtls.api.errors import Error
 from godot_dtls.api.packet_peer import PacketPeer
 from godot_dtls.core.log import logger
 
-__all__ = [
-    "BLOCKING_SEND_TIMEOUT",
-    "MAX_READS_PER_POLL",
-    "PACKET_BUFFER_SIZE",
-    "PacketPeerUDP",
-    "UDPServer",
-]
+from . import sockets
+from .addresses import (
+    IP_TYPE_ANY,
+    IP_TYPE_V4,
+    IP_TYPE_V6,
+    ParsedIP,
+    SockAddr,
+    godot_ip_string,
+    parse_ip,
+    resolve,
+    sockaddr_for,
+    wildcard_sockaddr,
+)
 
-#: Size of the receive buffer (Godot's ``PACKET_BUFFER_SIZE``); larger datagrams are truncated.
-PACKET_BUFFER_SIZE = 65536
-#: SO_RCVBUF asked for on a UDPServer socket (a Python extension; see UDPServer.listen).
-SERVER_RECEIVE_BUFFER = 4 * 1024 * 1024
-#: Most datagrams read from the OS per ``UDPServer.poll()`` or per peer queue drain.
-MAX_READS_PER_POLL = 4096
-#: Longest time (seconds) a blocking peer waits for a "would block" send to go through.
-BLOCKING_SEND_TIMEOUT = 3.0
+if TYPE_CHECKING:  # the server module imports this one
+    from .udp_server import UDPServer
+from .sockets import (
+    DATAGRAM_OVERHEAD,
+    DEFAULT_QUEUE_SHIFT,
+    MAX_READS_PER_POLL,
+    PACKET_BUFFER_SIZE,
+    apply_broadcast,
+    fileno_of,
+    nearest_shift,
+    open_udp,
+    queue_capacity,
+    wait_fd,
+)
 
-# Per stored datagram the engine's ring buffer also holds a 16-byte address, a 4-byte port
-# and a 4-byte length.
-_DATAGRAM_OVERHEAD = 24
-# A fresh PacketPeerUDP (and every server-side peer) has a 2^16-byte ring buffer.
-_DEFAULT_QUEUE_SHIFT = 16
-
-_IP_TYPE_ANY = 0
-_IP_TYPE_V4 = 4
-_IP_TYPE_V6 = 6
-
-_V4_MAPPED_PREFIX = b"\x00" * 10 + b"\xff\xff"
-_HAS_POLL = hasattr(select, "poll")
-_IS_WINDOWS = os.name == "nt"
-
-SockAddr = Tuple[Any, ...]
-# A parsed IP literal: (is_ipv4, canonical text). IPv4-mapped IPv6 literals count as IPv4,
-# like Godot's IPAddress::is_ipv4().
-_ParsedIP = Tuple[bool, str]
-
-
-# --------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------
-
-
-def _new_socket(family: int) -> socket.socket:
-    """Create a UDP socket (module-level so tests can simulate a creation failure)."""
-    return socket.socket(family, socket.SOCK_DGRAM)
-
-
-def _parse_ip(text: object) -> _ParsedIP | None:
-    """Parse an IP literal the way Godot's ``IPAddress(String)`` does; names are invalid.
-
-    Returns ``(is_ipv4, canonical_text)`` or None. ``"*"`` is not an IP (callers that accept
-    the wildcard check for it first).
-    """
-    if not isinstance(text, str) or not text or "%" in text:
-        return None
-    if ":" in text:
-        try:
-            addr = ipaddress.IPv6Address(text)
-        except ValueError:
-            return None
-        mapped = addr.ipv4_mapped
-        if mapped is not None:
-            return True, str(mapped)
-        return False, str(addr)
-    # Godot's IPv4 parser: exactly four dot-separated decimal fields, each <= 255, leading
-    # zeros allowed, whole string shorter than 16 characters.
-    if len(text) >= 16:
-        return None
-    parts = text.split(".")
-    if len(parts) != 4:
-        return None
-    values = []
-    for part in parts:
-        if not part or not part.isascii() or not part.isdigit():
-            return None
-        value = int(part)
-        if value > 255:
-            return None
-        values.append(value)
-    return True, ".".join(str(value) for value in values)
-
-
-def _sockaddr(family: int, v6only: bool, ip: _ParsedIP, port: int) -> SockAddr | None:
-    """Socket address for ``ip`` on a socket of ``family``; None if the family can't reach it."""
-    is_v4, host = ip
-    if family == socket.AF_INET:
-        return (host, port) if is_v4 else None
-    if is_v4:
-        # Dual-stack sockets reach IPv4 hosts through their IPv4-mapped IPv6 address.
-        return None if v6only else ("::ffff:" + host, port, 0, 0)
-    return (host, port, 0, 0)
-
-
-def _wildcard_sockaddr(family: int, port: int) -> SockAddr:
-    if family == socket.AF_INET:
-        return ("0.0.0.0", port)
-    return ("::", port, 0, 0)
-
-
-def _godot_ip_string(host: str) -> str:
-    """Format an address like Godot's ``String(IPAddress)``.
-
-    IPv4 and IPv4-mapped addresses → dotted quad; other IPv6 addresses → eight lowercase hex
-    groups without zero compression (``::1`` → ``"0:0:0:0:0:0:0:1"``), exactly as the engine
-    prints them.
-    """
-    if ":" not in host:
-        return host
-    try:
-        packed = socket.inet_pton(socket.AF_INET6, host.split("%", 1)[0])
-    except (OSError, ValueError):
-        return host
-    if packed[:12] == _V4_MAPPED_PREFIX:
-        return socket.inet_ntop(socket.AF_INET, packed[12:])
-    return ":".join(format(group, "x") for group in struct.unpack("!8H", packed))
-
-
-def _open_udp(ip_type: int) -> tuple[socket.socket, int, bool]:
-    """Open a non-blocking UDP socket like ``NetSocket::open`` (raises OSError on failure).
-
-    ``ip_type`` ANY gives a dual-stack IPv6 socket (``IPV6_V6ONLY`` off), falling back to IPv4
-    when IPv6 or dual-stack is unavailable. Returns ``(sock, family, v6only)``.
-    """
-    sock: socket.socket | None = None
-    family = socket.AF_INET
-    v6only = False
-    if ip_type == _IP_TYPE_ANY and socket.has_ipv6:
-        try:
-            sock = _new_socket(socket.AF_INET6)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            family = socket.AF_INET6
-        except (OSError, AttributeError):
-            if sock is not None:
-                sock.close()
-            sock = None
-    if sock is None:
-        if ip_type == _IP_TYPE_V6:
-            sock = _new_socket(socket.AF_INET6)
-            family = socket.AF_INET6
-            v6only = True
-            try:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            except (OSError, AttributeError):
-                logger.debug("UDP: unable to set IPV6_V6ONLY")
-        else:
-            sock = _new_socket(socket.AF_INET)
-            family = socket.AF_INET
-    try:
-        sock.setblocking(False)
-        if _IS_WINDOWS:  # pragma: no cover - Windows only
-            # Like the engine: stop Windows reporting WSAECONNRESET on UDP sockets after an
-            # ICMP reply to an earlier send.
-            ioctl = getattr(sock, "ioctl", None)
-            code = getattr(socket, "SIO_UDP_CONNRESET", None)
-            if ioctl is not None and code is not None:
-                try:
-                    ioctl(code, False)
-                except OSError:
-                    logger.debug("UDP: unable to turn off WSAECONNRESET reporting")
-    except OSError:
-        sock.close()
-        raise
-    _apply_broadcast(sock, family, v6only, False)  # normalise, as NetSocket::open does
-    return sock, family, v6only
-
-
-def _apply_broadcast(sock: socket.socket, family: int, v6only: bool, enabled: bool) -> None:
-    """Set SO_BROADCAST (IPv6-only sockets have no broadcast; the engine skips them)."""
-    if family == socket.AF_INET6 and v6only:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1 if enabled else 0)
-    except OSError:
-        logger.warning("UDP: unable to change broadcast setting on socket")
-
-
-def _wait_fd(sock: Any, for_write: bool, timeout: float | None) -> Error:
-    """Wait until ``sock`` is readable/writable, like ``NetSocket::poll``.
-
-    Returns OK when ready, ERR_TIMEOUT when ``timeout`` (seconds; None = forever) elapsed,
-    FAILED on a socket error condition (e.g. a pending ICMP error).
-    """
-    if _HAS_POLL:
-        poller = select.poll()
-        poller.register(sock.fileno(), select.POLLOUT if for_write else select.POLLIN)
-        if timeout is None:
-            events = poller.poll()
-        else:
-            events = poller.poll(max(0, int(timeout * 1000.0 + 0.999)))
-        if not events:
-            return Error.ERR_TIMEOUT
-        if events[0][1] & (select.POLLERR | select.POLLNVAL):
-            return Error.FAILED
-        return Error.OK
-    fds = [sock]  # pragma: no cover - platforms without poll()
-    rd, wr, ex = select.select(  # pragma: no cover
-        [] if for_write else fds, fds if for_write else [], fds, timeout
-    )
-    if ex:  # pragma: no cover
-        return Error.FAILED
-    return Error.OK if (rd or wr) else Error.ERR_TIMEOUT  # pragma: no cover
-
-
-def _fileno(sock: socket.socket | None) -> int:
-    """``sock``'s descriptor, or -1 when there is no open socket."""
-    if sock is None:
-        return -1
-    try:
-        return sock.fileno()
-    except OSError:
-        return -1
-
-
-def _queue_capacity(shift: int) -> int:
-    # Godot's RingBuffer keeps one slot free: a 2^n ring stores at most 2^n - 1 bytes.
-    return (1 << shift) - 1
-
-
-def _nearest_shift(value: int) -> int:
-    """Godot's ``nearest_shift((uint32_t)value)``: bit length, looking at bits 0..30 only."""
-    return (value & 0x7FFFFFFF).bit_length()
-
-
-# --------------------------------------------------------------------------------------
-# PacketPeerUDP
-# --------------------------------------------------------------------------------------
+__all__ = ["PacketPeerUDP"]
 
 
 class PacketPeerUDP(PacketPeer):
@@ -306,7 +105,7 @@ class PacketPeerUDP(PacketPeer):
         self._blocking = True
         self._broadcast = False
         # Destination (Godot's peer_addr / peer_port) and its cached socket address.
-        self._peer_ip: _ParsedIP | None = None
+        self._peer_ip: ParsedIP | None = None
         self._peer_port = 0
         self._dest_sockaddr: SockAddr | None = None
         # Address reported for datagrams read from a connected socket.
@@ -315,7 +114,7 @@ class PacketPeerUDP(PacketPeer):
         self._queue_data: deque[bytes] = deque()
         self._queue_addr: deque[SockAddr] = deque()
         self._queue_bytes = 0
-        self._queue_capacity = _queue_capacity(_DEFAULT_QUEUE_SHIFT)
+        self._queue_capacity = queue_capacity(DEFAULT_QUEUE_SHIFT)
         self._rbuf: bytearray | None = None
         self._rview: memoryview | None = None
         self._packet_addr: SockAddr | None = None
@@ -335,7 +134,7 @@ class PacketPeerUDP(PacketPeer):
         peer._sock = sock
         peer._family = sock.family
         peer._connected = True
-        parsed = _parse_ip(addr[0].split("%", 1)[0])
+        parsed = parse_ip(addr[0].split("%", 1)[0])
         peer._peer_ip = parsed
         peer._peer_port = addr[1]
         peer._dest_sockaddr = addr
@@ -352,7 +151,7 @@ class PacketPeerUDP(PacketPeer):
 
     def _store(self, view: memoryview, size: int, addr: SockAddr) -> None:
         """Queue one datagram (used by UDPServer.poll); drops it if the queue is full."""
-        cost = size + _DATAGRAM_OVERHEAD
+        cost = size + DATAGRAM_OVERHEAD
         if self._queue_bytes + cost > self._queue_capacity:
             self.dropped_datagrams += 1
             return
@@ -364,13 +163,13 @@ class PacketPeerUDP(PacketPeer):
         self._queue_data.clear()
         self._queue_addr.clear()
         self._queue_bytes = 0
-        self._queue_capacity = _queue_capacity(_DEFAULT_QUEUE_SHIFT)
+        self._queue_capacity = queue_capacity(DEFAULT_QUEUE_SHIFT)
         self._connected = False
         self._dest_sockaddr = None
         self._conn_addr = None
 
     def _open(self, ip_type: int) -> None:
-        sock, family, v6only = _open_udp(ip_type)
+        sock, family, v6only = open_udp(ip_type)
         self._sock = sock
         self._family = family
         self._v6only = v6only
@@ -391,14 +190,14 @@ class PacketPeerUDP(PacketPeer):
             logger.error("PacketPeerUDP.bind: socket is already open.")
             return Error.ERR_ALREADY_IN_USE
         wildcard = bind_address == "*"
-        parsed = None if wildcard else _parse_ip(bind_address)
+        parsed = None if wildcard else parse_ip(bind_address)
         if not wildcard and parsed is None:
             logger.error("PacketPeerUDP.bind: invalid bind address %r.", bind_address)
             return Error.ERR_INVALID_PARAMETER
         if port < 0 or port > 65535:
             logger.error("The local port number must be between 0 and 65535 (inclusive).")
             return Error.ERR_INVALID_PARAMETER
-        ip_type = _IP_TYPE_ANY if parsed is None else _IP_TYPE_V4 if parsed[0] else _IP_TYPE_V6
+        ip_type = IP_TYPE_ANY if parsed is None else IP_TYPE_V4 if parsed[0] else IP_TYPE_V6
         try:
             self._open(ip_type)
         except OSError as exc:
@@ -406,11 +205,11 @@ class PacketPeerUDP(PacketPeer):
             return Error.ERR_CANT_CREATE
         sock = self._sock
         assert sock is not None
-        _apply_broadcast(sock, self._family, self._v6only, self._broadcast)
+        apply_broadcast(sock, self._family, self._v6only, self._broadcast)
         if parsed is None:
-            addr: SockAddr | None = _wildcard_sockaddr(self._family, port)
+            addr: SockAddr | None = wildcard_sockaddr(self._family, port)
         else:
-            addr = _sockaddr(self._family, self._v6only, parsed, port)
+            addr = sockaddr_for(self._family, self._v6only, parsed, port)
         try:
             if addr is None:
                 raise OSError("address family mismatch")
@@ -421,7 +220,7 @@ class PacketPeerUDP(PacketPeer):
             self._sock = None
             return Error.ERR_UNAVAILABLE
         self._detached = False
-        self._queue_capacity = _queue_capacity(_nearest_shift(int(recv_buf_size) & 0xFFFFFFFF))
+        self._queue_capacity = queue_capacity(nearest_shift(int(recv_buf_size) & 0xFFFFFFFF))
         return Error.OK
 
     def is_bound(self) -> bool:
@@ -440,7 +239,7 @@ class PacketPeerUDP(PacketPeer):
         if self._server_ref is not None:
             logger.error("PacketPeerUDP.connect_to_host: peer is owned by a UDPServer.")
             return Error.ERR_LOCKED
-        parsed = _parse_ip(host)
+        parsed = parse_ip(host)
         if parsed is None:
             logger.error(
                 "PacketPeerUDP.connect_to_host: invalid IP address %r (host names are not "
@@ -453,13 +252,13 @@ class PacketPeerUDP(PacketPeer):
             return Error.ERR_INVALID_PARAMETER
         if self._sock is None:
             try:
-                self._open(_IP_TYPE_V4 if parsed[0] else _IP_TYPE_V6)
+                self._open(IP_TYPE_V4 if parsed[0] else IP_TYPE_V6)
             except OSError as exc:
                 logger.error("PacketPeerUDP.connect_to_host: unable to open socket: %s", exc)
                 return Error.ERR_CANT_OPEN
         sock = self._sock
         assert sock is not None
-        addr = _sockaddr(self._family, self._v6only, parsed, port)
+        addr = sockaddr_for(self._family, self._v6only, parsed, port)
         try:
             if addr is None:
                 raise OSError(f"socket family cannot reach {parsed[1]}")
@@ -506,17 +305,17 @@ class PacketPeerUDP(PacketPeer):
         sock = self._sock
         if sock is None:
             try:
-                self._open(_IP_TYPE_V4 if peer_ip[0] else _IP_TYPE_V6)
+                self._open(IP_TYPE_V4 if peer_ip[0] else IP_TYPE_V6)
             except OSError as exc:
                 logger.error("PacketPeerUDP.put_packet: unable to open socket: %s", exc)
                 return Error.FAILED
             sock = self._sock
             assert sock is not None
-            _apply_broadcast(sock, self._family, self._v6only, self._broadcast)
+            apply_broadcast(sock, self._family, self._v6only, self._broadcast)
         use_send = self._connected and self._server_ref is None
         addr = self._dest_sockaddr
         if not use_send and addr is None:
-            addr = _sockaddr(self._family, self._v6only, peer_ip, self._peer_port)
+            addr = sockaddr_for(self._family, self._v6only, peer_ip, self._peer_port)
             if addr is None:
                 logger.error("PacketPeerUDP.put_packet: socket family cannot reach %s.", peer_ip[1])
                 return Error.FAILED
@@ -538,16 +337,16 @@ class PacketPeerUDP(PacketPeer):
             # Blocking peer: wait (bounded) for the socket to become writable, then retry.
             now = time.monotonic()
             if deadline == 0.0:
-                deadline = now + BLOCKING_SEND_TIMEOUT
+                deadline = now + sockets.BLOCKING_SEND_TIMEOUT
             remaining = deadline - now
             if remaining <= 0.0:
                 logger.error(
                     "PacketPeerUDP.put_packet: send still blocked after %.1f s.",
-                    BLOCKING_SEND_TIMEOUT,
+                    sockets.BLOCKING_SEND_TIMEOUT,
                 )
                 return Error.FAILED
             try:
-                _wait_fd(sock, True, remaining)
+                wait_fd(sock, True, remaining)
             except (OSError, ValueError):
                 return Error.FAILED
 
@@ -586,7 +385,7 @@ class PacketPeerUDP(PacketPeer):
                 logger.debug("PacketPeerUDP: receive failed: %s", exc)
                 result = Error.FAILED
                 break
-            cost = size + _DATAGRAM_OVERHEAD
+            cost = size + DATAGRAM_OVERHEAD
             if used + cost > capacity:
                 self.dropped_datagrams += 1
                 continue
@@ -631,7 +430,7 @@ class PacketPeerUDP(PacketPeer):
             return b""
         data = self._queue_data.popleft()
         self._packet_addr = self._queue_addr.popleft()
-        self._queue_bytes -= len(data) + _DATAGRAM_OVERHEAD
+        self._queue_bytes -= len(data) + DATAGRAM_OVERHEAD
         self._last_get_error = Error.OK
         return data
 
@@ -644,7 +443,7 @@ class PacketPeerUDP(PacketPeer):
         addr = self._packet_addr
         if addr is None:
             return ""
-        return _godot_ip_string(addr[0])
+        return godot_ip_string(addr[0])
 
     def get_packet_port(self) -> int:
         """Source port of the last packet read (0 before any)."""
@@ -673,9 +472,9 @@ class PacketPeerUDP(PacketPeer):
         Engine quirk, mirrored: on a connected socket the call logs an error, leaves the
         destination unchanged and still returns OK.
         """
-        parsed = _parse_ip(host)
+        parsed = parse_ip(host)
         if parsed is None:
-            parsed = _resolve(host)
+            parsed = resolve(host)
             if parsed is None:
                 return Error.ERR_CANT_RESOLVE
         if self._connected:
@@ -701,7 +500,7 @@ class PacketPeerUDP(PacketPeer):
             logger.error("PacketPeerUDP.wait: socket is not open.")
             return Error.ERR_UNCONFIGURED
         try:
-            return _wait_fd(sock, False, timeout)
+            return wait_fd(sock, False, timeout)
         except (OSError, ValueError):
             return Error.FAILED
 
@@ -732,7 +531,7 @@ class PacketPeerUDP(PacketPeer):
             return
         self._broadcast = bool(enabled)
         if self._sock is not None:
-            _apply_broadcast(self._sock, self._family, self._v6only, self._broadcast)
+            apply_broadcast(self._sock, self._family, self._v6only, self._broadcast)
 
     def set_blocking_mode(self, enabled: bool) -> None:
         """C++-only in Godot: whether put_packet waits (True, default) or returns ERR_BUSY."""
@@ -744,7 +543,7 @@ class PacketPeerUDP(PacketPeer):
 
     def fileno(self) -> int:
         """File descriptor of the socket for select-style waiting, or -1 when closed."""
-        return _fileno(self._sock)
+        return fileno_of(self._sock)
 
     def __del__(self) -> None:
         # Godot's destructor runs close(): unregister from the server / close our socket.
@@ -753,252 +552,3 @@ class PacketPeerUDP(PacketPeer):
             self.close()
         except Exception:  # pragma: no cover - interpreter shutdown
             pass
-
-
-def _resolve(host: object) -> _ParsedIP | None:
-    """Resolve a host name to its first address (Godot's IP.resolve_hostname, TYPE_ANY)."""
-    if not isinstance(host, str) or not host or host == "*":
-        return None
-    try:
-        infos = socket.getaddrinfo(host, None, socket.AF_UNSPEC, socket.SOCK_DGRAM)
-    except (OSError, UnicodeError, ValueError):
-        return None
-    for family, _type, _proto, _name, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            parsed = _parse_ip(str(sockaddr[0]).split("%", 1)[0])
-            if parsed is not None:
-                return parsed
-    return None
-
-
-# --------------------------------------------------------------------------------------
-# UDPServer
-# --------------------------------------------------------------------------------------
-
-
-class UDPServer:
-    """Godot 4's ``UDPServer``: one shared socket demultiplexed into per-address peers.
-
-    ``poll()`` must be called regularly: it is the only reader of the socket. A datagram
-    from an unknown address creates a pending :class:`PacketPeerUDP` (unless
-    ``max_pending_connections`` are already pending); ``take_connection()`` hands pending
-    peers out. Handed-out ("taken") peers are held weakly: when one is closed or garbage
-    collected, the next datagram from its address becomes a new pending connection.
-    """
-
-    def __init__(self) -> None:
-        self._sock: socket.socket | None = None
-        self._pending: dict[SockAddr, PacketPeerUDP] = {}
-        self._taken: dict[SockAddr, Any] = {}  # addr -> weakref.ref[PacketPeerUDP]
-        self._max_pending = 16
-        self._rbuf: bytearray | None = None
-        self._rview: memoryview | None = None
-
-    def listen(self, port: int, bind_address: str = "*") -> Error:
-        """Bind the shared socket (SO_REUSEADDR, non-blocking) and start accepting.
-
-        Errors: ERR_ALREADY_IN_USE (already listening), ERR_INVALID_PARAMETER (bad
-        address), ERR_CANT_CREATE (socket creation failed), ERR_UNAVAILABLE (bind failed;
-        the server is stopped).
-        """
-        if self._sock is not None:
-            logger.error("UDPServer.listen: already listening.")
-            return Error.ERR_ALREADY_IN_USE
-        wildcard = bind_address == "*"
-        parsed = None if wildcard else _parse_ip(bind_address)
-        if not wildcard and parsed is None:
-            logger.error("UDPServer.listen: invalid bind address %r.", bind_address)
-            return Error.ERR_INVALID_PARAMETER
-        # Engine quirk: listen() takes a uint16_t, so the script's int wraps modulo 65536.
-        port = int(port) & 0xFFFF
-        ip_type = _IP_TYPE_ANY if parsed is None else _IP_TYPE_V4 if parsed[0] else _IP_TYPE_V6
-        try:
-            sock, family, v6only = _open_udp(ip_type)
-        except OSError as exc:
-            logger.error("UDPServer.listen: unable to create socket: %s", exc)
-            return Error.ERR_CANT_CREATE
-        self._sock = sock
-        if not _IS_WINDOWS:
-            # The engine does not set SO_REUSEADDR on Windows (it would mean "reuse port").
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            except OSError:
-                logger.warning("UDPServer.listen: unable to set SO_REUSEADDR")
-        # One socket takes every client's datagrams; the OS default buffer (~208 KiB on
-        # Linux) overflows when hundreds of clients join at once, and each dropped
-        # ClientHello costs that client a retransmission timeout. Best effort: the kernel
-        # caps the value (net.core.rmem_max).
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, SERVER_RECEIVE_BUFFER)
-        if parsed is None:
-            addr: SockAddr | None = _wildcard_sockaddr(family, port)
-        else:
-            addr = _sockaddr(family, v6only, parsed, port)
-        try:
-            if addr is None:
-                raise OSError("address family mismatch")
-            sock.bind(addr)
-        except OSError as exc:
-            logger.debug("UDPServer.listen: failed to bind socket: %s", exc)
-            self.stop()
-            return Error.ERR_UNAVAILABLE
-        if self._rview is None:
-            self._rbuf = bytearray(PACKET_BUFFER_SIZE)
-            self._rview = memoryview(self._rbuf)
-        return Error.OK
-
-    def poll(self) -> Error:
-        """Read waiting datagrams and route them to peers (at most MAX_READS_PER_POLL).
-
-        Known address (taken or pending) → that peer's queue; unknown address → new pending
-        peer, or dropped silently when ``max_pending_connections`` are pending.
-        Returns ERR_UNCONFIGURED when not listening, FAILED on a receive error, else OK.
-        """
-        sock = self._sock
-        if sock is None:
-            return Error.ERR_UNCONFIGURED
-        buf = self._rbuf
-        view = self._rview
-        assert buf is not None and view is not None
-        recvfrom_into = sock.recvfrom_into
-        taken = self._taken
-        pending = self._pending
-        for _ in range(MAX_READS_PER_POLL):
-            try:
-                size, addr = recvfrom_into(buf)
-            except BlockingIOError:
-                break
-            except OSError as exc:
-                logger.debug("UDPServer.poll: receive failed: %s", exc)
-                return Error.FAILED
-            ref = taken.get(addr)
-            if ref is not None:
-                peer = ref()
-                if peer is not None:
-                    peer._store(view, size, addr)
-                    continue
-                del taken[addr]  # collected, callback not run yet
-            peer = pending.get(addr)
-            if peer is not None:
-                peer._store(view, size, addr)
-                continue
-            if len(pending) >= self._max_pending:
-                continue  # Drop connection.
-            peer = PacketPeerUDP._new_server_peer(self, sock, addr)
-            peer._store(view, size, addr)
-            pending[addr] = peer
-        return Error.OK
-
-    def is_connection_available(self) -> bool:
-        """True when listening and at least one peer is pending (does not read the socket)."""
-        return self._sock is not None and bool(self._pending)
-
-    def take_connection(self) -> PacketPeerUDP | None:
-        """Hand out the oldest pending peer (already socket-connected), or None."""
-        if not self.is_connection_available():
-            return None
-        key = next(iter(self._pending))
-        peer = self._pending.pop(key)
-        self._taken[key] = weakref.ref(peer, _make_reaper(self, key))
-        return peer
-
-    def _remove_peer(self, key: SockAddr, peer: PacketPeerUDP) -> None:
-        """Forget a taken peer (called by PacketPeerUDP.close())."""
-        ref = self._taken.get(key)
-        if ref is not None:
-            current = ref()
-            if current is None or current is peer:
-                del self._taken[key]
-
-    def stop(self) -> None:
-        """Close the socket; detach taken peers and free pending ones (remotes not told)."""
-        sock = self._sock
-        self._sock = None
-        if sock is not None:
-            sock.close()
-        taken = list(self._taken.values())
-        pending = list(self._pending.values())
-        self._taken.clear()
-        self._pending.clear()
-        for ref in taken:
-            peer = ref()
-            if peer is not None:
-                peer._detach()
-        for peer in pending:
-            peer._detach()
-
-    def is_listening(self) -> bool:
-        """True between a successful listen() and stop()."""
-        return self._sock is not None
-
-    def get_local_port(self) -> int:
-        """Port the server socket is bound to (0 and an error log when not listening)."""
-        sock = self._sock
-        if sock is None:
-            logger.error("UDPServer.get_local_port: not listening.")
-            return 0
-        try:
-            return int(sock.getsockname()[1])
-        except OSError:
-            return 0
-
-    def fileno(self) -> int:
-        """Python extension: socket descriptor for select-style waiting, or -1."""
-        return _fileno(self._sock)
-
-    def set_max_pending_connections(self, max_pending: int) -> None:
-        """Set how many unknown addresses may wait for take_connection() (0 = refuse).
-
-        Negative values log an error and are ignored. Values above 256 are accepted: the
-        0..256 range in Godot is only an inspector hint.
-        """
-        if max_pending < 0:
-            logger.error(
-                "Max pending connections value must be a positive number "
-                "(0 means refuse new connections)."
-            )
-            return
-        self._max_pending = int(max_pending)
-        # Engine quirk, mirrored exactly (udp_server.cpp, set_max_pending_connections):
-        #     while (p_max > pending.size()) { E = pending.back(); if (!E) break; delete; }
-        # The condition is inverted relative to the evident intent: setting a value LARGER
-        # than the current pending count discards pending peers from the back until none
-        # are left, while a value smaller than (or equal to) the count discards nothing.
-        while max_pending > len(self._pending):
-            if not self._pending:
-                break
-            _key, peer = self._pending.popitem()  # the back (most recently added)
-            peer._detach()
-
-    def get_max_pending_connections(self) -> int:
-        """Current limit of pending connections (default 16)."""
-        return self._max_pending
-
-    @property
-    def max_pending_connections(self) -> int:
-        """Godot property ``max_pending_connections`` (see set_max_pending_connections)."""
-        return self._max_pending
-
-    @max_pending_connections.setter
-    def max_pending_connections(self, value: int) -> None:
-        self.set_max_pending_connections(value)
-
-    def __del__(self) -> None:
-        # Godot's destructor runs stop().
-        # Not contextlib.suppress: module globals may already be gone at shutdown.
-        try:  # noqa: SIM105
-            self.stop()
-        except Exception:  # pragma: no cover - interpreter shutdown
-            pass
-
-
-def _make_reaper(server: UDPServer, key: SockAddr) -> Callable[[Any], None]:
-    """Weakref callback: unregister a taken peer that was garbage collected."""
-    server_ref = weakref.ref(server)
-
-    def _reap(ref: Any) -> None:
-        srv = server_ref()
-        if srv is not None and srv._taken.get(key) is ref:
-            del srv._taken[key]
-
-    return _reap
