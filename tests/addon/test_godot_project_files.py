@@ -1,4 +1,4 @@
-"""The Godot project files of the repository, read with ``godot_dtls.tools.godot_config``.
+"""The Godot project files of the repository, read with ``godot_dtls.tools.presets.config_file``.
 
 No Godot 4 runs in CI, so these tests are what stands between a typo in
 ``project.godot`` / ``plugin.cfg`` / ``export_presets.cfg`` / the demo scene and a project
@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from godot_dtls.tools.godot_config import (
+from godot_dtls.tools.presets.config_file import (
     ConfigParseError,
     Constructor,
     NodePath,

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from godot_dtls.tools import cli
-from godot_dtls.tools.presets import (
+from godot_dtls.tools.presets.check import (
     DISABLED,
     MISSING_OPTION,
     MISSING_OPTIONS,

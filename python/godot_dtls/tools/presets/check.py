@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, TextIO, Union
 
-from .godot_config import (
+from .config_file import (
     ConfigDocument,
     ConfigParseError,
     ConfigSection,
