@@ -31,6 +31,7 @@ from godot_dtls.tools.impairment import (
     ImpairmentProxy,
     parse_host_port,
 )
+from support.polling import poll_for
 
 C2S = Direction.CLIENT_TO_SERVER
 S2C = Direction.SERVER_TO_CLIENT
@@ -325,13 +326,6 @@ def client_socket() -> socket.socket:
     return sock
 
 
-def pump(proxy: ImpairmentProxy, echo: UDPEcho, until: float) -> None:
-    """Step proxy and echo until ``until`` (monotonic), with short bounded waits."""
-    while time.monotonic() < until:
-        proxy.poll(timeout=0.002)
-        echo.step()
-
-
 def receive_all(sock: socket.socket, limit: float = 0.2) -> list[bytes]:
     """Everything waiting on ``sock`` (stops after ``limit`` s of silence)."""
     sock.settimeout(limit)
@@ -350,12 +344,12 @@ def test_proxy_relays_both_ways_when_transparent(echo: UDPEcho) -> None:
             datagrams = numbered(50, size=200)
             for datagram in datagrams:
                 client.sendto(datagram, proxy.address)
-            pump(proxy, echo, time.monotonic() + 0.3)
+            poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.3, interval=0)
             assert [data for _, data in echo.seen] == datagrams
             echoed = []
             deadline = time.monotonic() + WAIT
             while len(echoed) < len(datagrams) and time.monotonic() < deadline:
-                pump(proxy, echo, time.monotonic() + 0.01)
+                poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.01, interval=0)
                 echoed += receive_all(client, 0.01)
             assert echoed == datagrams
         finally:
@@ -372,7 +366,7 @@ def test_proxy_gives_each_client_its_own_upstream_socket(echo: UDPEcho) -> None:
         try:
             for i, client in enumerate(clients):
                 client.sendto(b"from %d" % i, proxy.address)
-            pump(proxy, echo, time.monotonic() + 0.2)
+            poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.2, interval=0)
             for i, client in enumerate(clients):
                 assert client.recv(100) == b"from %d" % i
         finally:
@@ -410,11 +404,11 @@ def test_proxy_drops_what_it_is_told_to(echo: UDPEcho) -> None:
         try:
             for datagram in numbered(20):
                 client.sendto(datagram, proxy.address)
-            pump(proxy, echo, time.monotonic() + 0.2)
+            poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.2, interval=0)
             assert echo.seen == []
             proxy.set_impairment(Direction.CLIENT_TO_SERVER, Impairment())
             client.sendto(b"now it passes", proxy.address)
-            pump(proxy, echo, time.monotonic() + 0.2)
+            poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.2, interval=0)
             assert [data for _, data in echo.seen] == [b"now it passes"]
         finally:
             client.close()
@@ -432,7 +426,7 @@ def test_proxy_flows_are_seeded_by_their_order(echo: UDPEcho) -> None:
             try:
                 for datagram in numbered(100):
                     client.sendto(datagram, proxy.address)
-                pump(proxy, echo, time.monotonic() + 0.2)
+                poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.2, interval=0)
                 (engine,) = proxy.engines()
                 logs.append([(a.index, a.action) for a in engine.actions if a.direction is C2S])
             finally:
@@ -476,7 +470,7 @@ def test_proxy_caps_the_number_of_flows(echo: UDPEcho) -> None:
         try:
             first.sendto(b"one", proxy.address)
             second.sendto(b"two", proxy.address)
-            pump(proxy, echo, time.monotonic() + 0.2)
+            poll_for(lambda: proxy.poll(timeout=0.002), echo.step, seconds=0.2, interval=0)
         finally:
             first.close()
             second.close()

@@ -55,6 +55,7 @@ from godot_dtls.core.verification import CertificateVerifier
 from godot_dtls.tools.impairment import Direction, Impairment, ImpairmentProxy
 from godot_dtls.tools.serve import EchoServer
 from support import godot_peer
+from support.polling import poll_for, poll_until
 
 HOST = "127.0.0.1"
 C2S = Direction.CLIENT_TO_SERVER
@@ -188,18 +189,23 @@ def drive_handshakes(
     """Poll the server and every handshaking client until all have ended or ``deadline``;
     ``check()`` runs every round (an invariant that fails fast)."""
     pending = list(clients)
-    while pending and time.monotonic() < deadline:
-        server_poll()
-        check()
-        still = []
-        for client in pending:
+
+    def step_clients() -> None:
+        for client in list(pending):
             client.peer.poll()
-            if client.status is Status.HANDSHAKING:
-                still.append(client)
-            else:
+            if client.status is not Status.HANDSHAKING:
                 client.ended = time.monotonic()
-        pending = still
-        waiter.wait(TICK)
+                pending.remove(client)
+
+    poll_until(
+        server_poll,
+        check,
+        step_clients,
+        until=lambda: not pending,
+        timeout=max(0.0, deadline - time.monotonic()),
+        interval=TICK,
+        wait=waiter.wait,
+    )
 
 
 def exchange(
@@ -213,16 +219,10 @@ def exchange(
     echoes are collected until ``DRAIN`` s after the last one."""
     live = [c for c in clients if c.status is Status.CONNECTED]
 
-    def pump(until: float) -> None:
-        while True:
-            server_poll()
-            for client in live:
-                client.peer.poll()
-                client.collect()
-            remaining = until - time.monotonic()
-            if remaining <= 0:
-                return
-            waiter.wait(min(TICK, remaining))
+    def step_clients() -> None:
+        for client in live:
+            client.peer.poll()
+            client.collect()
 
     for seq in range(packets):
         for client in live:
@@ -230,8 +230,8 @@ def exchange(
             client.sent[data] = seq
             if client.status is Status.CONNECTED:
                 assert client.peer.put_packet(data) == Error.OK
-        pump(time.monotonic() + pace)
-    pump(time.monotonic() + DRAIN)
+        poll_for(server_poll, step_clients, seconds=pace, interval=TICK, wait=waiter.wait)
+    poll_for(server_poll, step_clients, seconds=DRAIN, interval=TICK, wait=waiter.wait)
 
 
 def percentile(values: list[float], fraction: float) -> float:

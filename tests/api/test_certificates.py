@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import time
 from collections import deque
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +40,7 @@ from support.cert_factory import (
     trust,
     with_ber_boolean,
 )
+from support.polling import poll_until
 
 _DAY = datetime.timedelta(days=1)
 _NOW = datetime.datetime.now(datetime.timezone.utc)
@@ -196,15 +196,17 @@ def _echo_once(client: PacketPeerDTLS, peers: list[PacketPeerDTLS], pump: Any) -
     """A packet from the client must reach the server peer and come back."""
     if client.put_packet(b"ping over DTLS") != Error.OK:
         return None
-    deadline = time.monotonic() + 3.0
-    while time.monotonic() < deadline:
-        pump()
+
+    def echo_back() -> None:
         for peer in peers:
             if peer.get_status() is Status.CONNECTED and peer.get_available_packet_count():
                 peer.put_packet(peer.get_packet())
-        client.poll()
-        if client.get_status() is Status.CONNECTED and client.get_available_packet_count():
-            return client.get_packet()
+
+    def arrived() -> bool:
+        return client.get_status() is Status.CONNECTED and client.get_available_packet_count() > 0
+
+    if poll_until(pump, echo_back, client, until=arrived, timeout=3.0, interval=0.0):
+        return client.get_packet()
     return None
 
 
@@ -251,12 +253,12 @@ def handshake(
         stop = udp_server.stop
     try:
         assert client.connect_to_peer(client_udp, hostname, client_opts) == Error.OK
-        deadline = time.monotonic() + 10.0
-        while client.get_status() is Status.HANDSHAKING and time.monotonic() < deadline:
-            pump()
-            client.poll()
-            if transport == "udp":
-                time.sleep(0.0005)
+        poll_until(
+            pump,
+            client,
+            until=lambda: client.get_status() is not Status.HANDSHAKING,
+            interval=0.0005 if transport == "udp" else 0.0,
+        )
         for _ in range(20):  # let the server read the client's alert or Finished
             pump()
         status = client.get_status()

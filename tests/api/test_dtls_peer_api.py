@@ -39,6 +39,7 @@ from godot_dtls.api.variant import (
 )
 from godot_dtls.core.records import is_client_hello
 from godot_dtls.tools.serve import EchoServer
+from support.polling import poll_for, poll_until
 
 V4 = "127.0.0.1"
 V6 = "::1"
@@ -48,24 +49,6 @@ OK = Error.OK
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-def pump(*parties: Any, until: Callable[[], bool], timeout: float = DEADLINE) -> bool:
-    """Poll every party until ``until()`` holds or ``timeout`` seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for party in parties:
-            party.poll()
-        if until():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.001)
-
-
-def settle(*parties: Any, seconds: float = 0.05) -> None:
-    """Keep polling for a short while (lets stray datagrams arrive and be processed)."""
-    pump(*parties, until=lambda: False, timeout=seconds)
 
 
 def error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -104,7 +87,7 @@ def drain(sock: socket.socket, wait: float = 0.0) -> list[bytes]:
 def roundtrip(echo: EchoServer, client: PacketPeerDTLS, payload: bytes) -> bytes:
     """Send ``payload`` through the echo server and return what came back."""
     assert client.put_packet(payload) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     return client.get_packet()
 
 
@@ -135,7 +118,7 @@ def start(
 def handshake(echo: EchoServer, session: Session) -> Status:
     """Poll client and server until the handshake ends; the client's final status."""
     client = session.client
-    pump(echo, client, until=lambda: client.get_status() is not Status.HANDSHAKING)
+    poll_until(echo, client, until=lambda: client.get_status() is not Status.HANDSHAKING)
     return client.get_status()
 
 
@@ -187,7 +170,7 @@ def make_peer(pki, echo, silent) -> Callable[[str], PacketPeerDTLS]:
             session = start(silent.getsockname()[1], pki.client_options())
         elif state == "error":
             session = start(closed_port(), pki.client_options())
-            pump(session.client, until=lambda: session.client.get_status() is Status.ERROR)
+            poll_until(session.client, until=lambda: session.client.get_status() is Status.ERROR)
         elif state == "hostname_mismatch":
             session = start(echo.port, pki.client_options(), "wrong.example")
             handshake(echo, session)
@@ -447,14 +430,14 @@ def test_poll_handshaking_runs_the_handshake_to_connected(echo, pki):
         polls += 1
         return client.get_status() is not Status.HANDSHAKING
 
-    assert pump(echo, client, until=done)
+    assert poll_until(echo, client, until=done)
     assert client.get_status() is Status.CONNECTED
     assert polls > 1  # needed several polls: nothing happens without poll()
 
 
 def test_poll_connected_without_traffic_stays_connected(echo, connected, dtls_log):
     dtls_log.clear()
-    settle(echo, connected.client, seconds=0.05)
+    poll_for(echo, connected.client, seconds=0.05)
     assert connected.client.get_status() is Status.CONNECTED
     assert connected.client.get_available_packet_count() == 0
     assert error_lines(dtls_log) == []
@@ -465,7 +448,7 @@ def test_poll_connected_without_traffic_stays_connected(echo, connected, dtls_lo
 
 def test_disconnect_connected_sends_close_notify_and_server_peer_disconnects(echo, connected):
     server_peer = echo.peers[0]
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
     sent = connected.client.get_stats()["datagrams_sent"]
     connected.client.disconnect_from_peer()
     assert connected.client.get_status() is Status.DISCONNECTED
@@ -473,7 +456,7 @@ def test_disconnect_connected_sends_close_notify_and_server_peer_disconnects(ech
     assert stats["datagrams_sent"] == sent + 1  # one close_notify record, one datagram
     assert stats["alerts_sent"] == ["close_notify"]
     assert connected.statuses[-1] is Status.DISCONNECTED
-    assert pump(echo, until=lambda: server_peer.get_status() is not Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is not Status.CONNECTED)
     assert server_peer.get_status() is Status.DISCONNECTED
     assert echo.peers == []
 
@@ -517,13 +500,13 @@ def test_releasing_a_connected_peer_sends_close_notify(echo, pki):
     session = start(echo.port, pki.client_options())
     assert handshake(echo, session) is Status.CONNECTED
     server_peer = echo.peers[0]
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
     client = session.client
     client.status_changed = None
     session.client = None  # type: ignore[assignment]
     del client
     gc.collect()
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
 
 
 def _connected_peer_in_a_cycle(echo: EchoServer, pki) -> tuple[PacketPeerDTLS, Any]:
@@ -531,7 +514,7 @@ def _connected_peer_in_a_cycle(echo: EchoServer, pki) -> tuple[PacketPeerDTLS, A
     session = start(echo.port, pki.client_options())
     assert handshake(echo, session) is Status.CONNECTED
     server_peer = echo.peers[0]
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
     client = session.client
     client.status_changed = lambda status: client.get_status()  # a reference cycle
     return client, server_peer
@@ -544,7 +527,7 @@ def test_garbage_collecting_a_connected_peer_sends_close_notify(echo, pki, monke
     del client
     gc.collect()
     monkeypatch.undo()
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
 
 
 def test_garbage_collecting_a_connected_peer_reports_no_unraisable_exception(
@@ -556,7 +539,7 @@ def test_garbage_collecting_a_connected_peer_reports_no_unraisable_exception(
     del client
     gc.collect()
     monkeypatch.undo()
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
     assert [u.exc_type for u in unraisable] == []
 
 
@@ -584,7 +567,7 @@ def test_put_packet_empty_while_connected_is_ok_and_sends_nothing(echo, connecte
     sent = connected.client.get_stats()["datagrams_sent"]
     assert connected.client.put_packet(b"") == OK
     assert connected.client.get_stats()["datagrams_sent"] == sent
-    settle(echo, connected.client)
+    poll_for(echo, connected.client, seconds=0.05)
     assert connected.client.get_available_packet_count() == 0
 
 
@@ -601,7 +584,7 @@ def test_one_put_packet_is_one_record_in_one_datagram(echo, connected, size):
     sent = client.get_stats()["datagrams_sent"]
     assert client.put_packet(b"s" * size) == OK
     assert client.get_stats()["datagrams_sent"] == sent + 1
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() == 1)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() == 1)
     assert client.get_packet() == b"s" * size
 
 
@@ -653,7 +636,7 @@ def test_get_packet_returns_packets_in_order(echo, connected):
     payloads = [b"packet-%02d" % i + b"." * i for i in range(12)]
     for payload in payloads:
         assert client.put_packet(payload) == OK
-    assert pump(echo, until=lambda: echo.packets_echoed == len(payloads))
+    assert poll_until(echo, until=lambda: echo.packets_echoed == len(payloads))
     received: list[bytes] = []
 
     def all_received() -> bool:
@@ -663,7 +646,7 @@ def test_get_packet_returns_packets_in_order(echo, connected):
                 return len(received) == len(payloads)
             received.append(packet)
 
-    assert pump(client, until=all_received)
+    assert poll_until(client, until=all_received)
     assert received == payloads
     assert client.get_packet_error() == OK
 
@@ -682,7 +665,7 @@ def test_get_packet_after_peer_close_returns_queued_packets_then_connection_erro
     payloads = [b"before-close-%d" % i for i in range(5)]
     for payload in payloads:
         assert client.put_packet(payload) == OK
-    assert pump(echo, until=lambda: echo.packets_echoed == len(payloads))
+    assert poll_until(echo, until=lambda: echo.packets_echoed == len(payloads))
     server_peer = echo.peers[0]
     server_peer.disconnect_from_peer()  # close_notify queued behind the echoed packets
     client.poll()
@@ -703,7 +686,7 @@ def test_get_packet_reads_peer_close_directly_and_reports_connection_error(echo,
     # No poll(): get_packet itself reads the close_notify from the UDP queue.
     client = connected.client
     server_peer = echo.peers[0]
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
     server_peer.disconnect_from_peer()
     deadline = time.monotonic() + DEADLINE
     packet = client.get_packet()
@@ -719,9 +702,9 @@ def test_get_packet_reads_peer_close_directly_and_reports_connection_error(echo,
 def test_poll_after_peer_close_with_nothing_queued_disconnects(echo, connected):
     client = connected.client
     server_peer = echo.peers[0]
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.CONNECTED)
     server_peer.disconnect_from_peer()
-    assert pump(client, until=lambda: client.get_status() is not Status.CONNECTED)
+    assert poll_until(client, until=lambda: client.get_status() is not Status.CONNECTED)
     assert client.get_status() is Status.DISCONNECTED
     assert client.get_packet() == b""
     assert client.get_packet_error() == Error.ERR_UNCONFIGURED
@@ -743,7 +726,7 @@ def test_available_packet_count_counts_every_packet_queued_by_one_poll(echo, con
     client = connected.client
     for i in range(6):
         assert client.put_packet(b"n%d" % i) == OK
-    assert pump(echo, until=lambda: echo.packets_echoed == 6)
+    assert poll_until(echo, until=lambda: echo.packets_echoed == 6)
     assert client.get_available_packet_count() == 0  # not polled yet
     client.poll()
     assert client.get_available_packet_count() == 6
@@ -766,7 +749,7 @@ def test_engine_style_read_loop_gets_everything(echo, connected):
             received.append(client.get_packet())
         return len(received) == 4
 
-    assert pump(until=frame)
+    assert poll_until(until=frame)
     assert received == [b"e0", b"e1", b"e2", b"e3"]
 
 
@@ -808,7 +791,7 @@ VAR_VALUES = [
 def test_put_var_get_var_round_trip(echo, connected, value):
     client = connected.client
     assert client.put_var(value) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     received = client.get_var()
     assert client.get_packet_error() == OK
     if isinstance(value, (bytes, bytearray)):
@@ -821,17 +804,17 @@ def test_put_var_get_var_round_trip(echo, connected, value):
 def test_put_var_tuple_arrives_as_array(echo, connected):
     client = connected.client
     assert client.put_var((1, "two")) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_var() == [1, "two"]
 
 
 def test_put_var_uses_godot_wire_format(echo, connected):
     client = connected.client
     assert client.put_var(5) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_packet() == bytes.fromhex("0200000005000000")
     assert client.put_var("ab") == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_packet() == bytes.fromhex("040000000200000061620000")
 
 
@@ -840,7 +823,7 @@ def test_get_var_full_object_needs_allow_objects(echo, connected):
     node = GodotObject("Node", {"name": "n"})
     for _ in range(2):
         assert client.put_var(node, full_objects=True) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() == 2)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() == 2)
     assert client.get_var() is None
     assert client.get_packet_error() == Error.ERR_UNAUTHORIZED
     assert client.get_var(allow_objects=True) == node
@@ -850,7 +833,7 @@ def test_get_var_full_object_needs_allow_objects(echo, connected):
 def test_get_var_object_as_id_needs_no_allow_objects(echo, connected):
     client = connected.client
     assert client.put_var(EncodedObjectAsID(1234)) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     received = client.get_var()
     assert received == 1234 and isinstance(received, EncodedObjectAsID)
 
@@ -858,7 +841,7 @@ def test_get_var_object_as_id_needs_no_allow_objects(echo, connected):
 def test_get_var_ignores_trailing_bytes(echo, connected):
     client = connected.client
     assert client.put_packet(bytes.fromhex("0200000005000000") + b"junk") == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_var() == 5
     assert client.get_packet_error() == OK
 
@@ -876,7 +859,7 @@ def test_get_var_with_nothing_available_is_none_and_invalid_data(connected, dtls
 def test_get_var_malformed_packet_is_none_and_invalid_data(echo, connected):
     client = connected.client
     assert client.put_packet(b"\x02\x00\x00") == OK  # 3 bytes: a truncated header
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_var() is None
     assert client.get_packet_error() == Error.ERR_INVALID_DATA
     assert client.get_status() is Status.CONNECTED
@@ -887,7 +870,7 @@ def test_get_var_malformed_packet_is_none_and_invalid_data(echo, connected):
 def test_get_var_unknown_type_id_is_invalid_data(echo, connected):
     client = connected.client
     assert client.put_packet(bytes([39, 0, 0, 0])) == OK  # type id VARIANT_MAX
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_var() is None
     assert client.get_packet_error() == Error.ERR_INVALID_DATA
 
@@ -953,7 +936,7 @@ def test_put_var_larger_than_encode_buffer_max_size_is_out_of_memory(echo, conne
     assert client.get_status() is Status.CONNECTED
     # Exactly at the limit is still fine: 4-byte header + 4-byte length + 1016 bytes.
     assert client.put_var(b"y" * 1016) == OK
-    assert pump(echo, client, until=lambda: client.get_available_packet_count() > 0)
+    assert poll_until(echo, client, until=lambda: client.get_available_packet_count() > 0)
     assert client.get_var() == b"y" * 1016
 
 
@@ -980,7 +963,7 @@ def test_handshake_against_silent_port_times_out_into_error(pki, silent, dtls_lo
     client = PacketPeerDTLS(handshake_timeout=1.5)
     session = start(silent.getsockname()[1], pki.client_options(), client=client)
     began = time.monotonic()
-    assert pump(client, until=lambda: client.get_status() is not Status.HANDSHAKING)
+    assert poll_until(client, until=lambda: client.get_status() is not Status.HANDSHAKING)
     elapsed = time.monotonic() - began
     assert client.get_status() is Status.ERROR
     assert 1.4 <= elapsed < 3.0
@@ -995,7 +978,7 @@ def test_handshake_against_closed_port_ends_in_error_quickly(pki, dtls_log):
     session = start(closed_port(), pki.client_options())
     client = session.client
     began = time.monotonic()
-    assert pump(client, until=lambda: client.get_status() is not Status.HANDSHAKING)
+    assert poll_until(client, until=lambda: client.get_status() is not Status.HANDSHAKING)
     assert client.get_status() is Status.ERROR
     assert time.monotonic() - began < 0.9  # before the first retransmission
     assert error_lines(dtls_log)
@@ -1118,7 +1101,7 @@ def fake_record(content_type: int, epoch: int, body: bytes) -> bytes:
 )
 def test_stray_records_are_discarded_silently(echo, connected, datagram):
     inject(echo, connected, datagram)
-    settle(echo, connected.client, seconds=0.02)
+    poll_for(echo, connected.client, seconds=0.02)
     assert connected.client.get_status() is Status.CONNECTED
     assert connected.client.get_packet() == b""
     assert connected.client.get_packet_error() == OK
@@ -1128,7 +1111,7 @@ def test_stray_records_are_discarded_silently(echo, connected, datagram):
 def test_oversize_inbound_datagram_is_dropped_and_counted(echo, connected):
     # Deliberate difference: the engine copies it unchecked; godot-dtls drops it.
     inject(echo, connected, fake_record(23, 1, bytes(20000)))
-    assert pump(
+    assert poll_until(
         echo,
         connected.client,
         until=lambda: connected.client.get_stats()["datagrams_dropped_oversize"] == 1,
@@ -1179,7 +1162,7 @@ def test_connected_peer_has_no_idle_timeout(echo, pki):
     client = PacketPeerDTLS(handshake_timeout=0.3)
     session = start(echo.port, pki.client_options(), client=client)
     assert handshake(echo, session) is Status.CONNECTED
-    settle(echo, client, seconds=0.5)
+    poll_for(echo, client, seconds=0.5)
     assert client.get_status() is Status.CONNECTED
     assert roundtrip(echo, client, b"still here") == b"still here"
 
@@ -1224,12 +1207,16 @@ def test_duplicated_datagrams_are_discarded_by_anti_replay(echo, pki):
     try:
         session = start(relay.port, pki.client_options())
         client = session.client
-        assert pump(echo, relay, client, until=lambda: client.get_status() is Status.CONNECTED)
+        assert poll_until(
+            echo, relay, client, until=lambda: client.get_status() is Status.CONNECTED
+        )
         payloads = [b"once-%d" % i for i in range(5)]
         for payload in payloads:
             assert client.put_packet(payload) == OK
-        assert pump(echo, relay, client, until=lambda: client.get_available_packet_count() >= 5)
-        settle(echo, relay, client, seconds=0.05)
+        assert poll_until(
+            echo, relay, client, until=lambda: client.get_available_packet_count() >= 5
+        )
+        poll_for(echo, relay, client, seconds=0.05)
         assert echo.packets_echoed == len(payloads)  # the server saw each packet once
         assert client.get_available_packet_count() == len(payloads)
         assert [client.get_packet() for _ in payloads] == payloads
@@ -1275,7 +1262,7 @@ def test_reconnect_same_object_and_same_udp_after_disconnected(echo, connected, 
     client = connected.client
     server_peer = echo.peers[0]
     client.disconnect_from_peer()
-    assert pump(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
+    assert poll_until(echo, until=lambda: server_peer.get_status() is Status.DISCONNECTED)
     again = start(echo.port, pki.client_options(), client=client, udp=connected.udp)
     assert handshake(echo, again) is Status.CONNECTED
     assert roundtrip(echo, client, b"same port") == b"same port"
@@ -1302,7 +1289,7 @@ def test_reconnect_same_object_after_hostname_mismatch(echo, pki):
 def test_reconnect_same_object_after_closed_port_error(echo, pki):
     client = PacketPeerDTLS()
     failed = start(closed_port(), pki.client_options(), client=client)
-    assert pump(client, until=lambda: client.get_status() is Status.ERROR)
+    assert poll_until(client, until=lambda: client.get_status() is Status.ERROR)
     assert failed.statuses == [Status.HANDSHAKING, Status.ERROR]
     again = start(echo.port, pki.client_options(), client=client)
     assert handshake(echo, again) is Status.CONNECTED

@@ -9,9 +9,8 @@ Every wait is a bounded poll loop (1 ms per iteration), never a fixed sleep.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pytest
 
@@ -27,6 +26,7 @@ from godot_dtls import (
     X509Certificate,
 )
 from godot_dtls.tools.serve import EchoServer
+from support.polling import poll_until
 
 V4 = "127.0.0.1"
 DEADLINE = 5.0
@@ -34,19 +34,6 @@ OK = Error.OK
 
 
 # ------------------------------------------------------------------------------- helpers
-
-
-def pump(*parties: Any, until: Callable[[], bool], timeout: float = DEADLINE) -> bool:
-    """Poll every party until ``until()`` holds or ``timeout`` seconds pass; its last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        for party in parties:
-            party.poll()
-        if until():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.001)
 
 
 def error_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
@@ -97,7 +84,7 @@ class ManualServer:
 
     def next_udp_peer(self, *clients: PacketPeerDTLS) -> PacketPeerUDP | None:
         """Poll (server and clients) until a UDP peer is pending, then take it."""
-        pump(self.udp_server, *clients, until=self.udp_server.is_connection_available)
+        poll_until(self.udp_server, *clients, until=self.udp_server.is_connection_available)
         return self.udp_server.take_connection()
 
     def accept(self, *clients: PacketPeerDTLS) -> PacketPeerDTLS | None:
@@ -130,7 +117,7 @@ def connect_through(manual: ManualServer, client: PacketPeerDTLS) -> PacketPeerD
     assert first is not None and first.get_status() is Status.ERROR
     second = manual.accept(client)
     assert second is not None and second.get_status() is Status.HANDSHAKING
-    assert pump(
+    assert poll_until(
         manual,
         client,
         until=lambda: (
@@ -220,7 +207,7 @@ def test_setup_with_missing_key_or_certificate_is_invalid_parameter(pki, missing
 
 def test_take_connection_before_setup_returns_none(pki, udp_server, dtls_log):
     client = new_client(udp_server.get_local_port(), pki.client_options())
-    pump(udp_server, client, until=udp_server.is_connection_available)
+    poll_until(udp_server, client, until=udp_server.is_connection_available)
     udp_peer = udp_server.take_connection()
     assert udp_peer is not None and udp_peer.is_socket_connected()
     dtls_log.clear()
@@ -282,7 +269,7 @@ def test_first_client_hello_gives_error_peer_and_the_retry_a_handshaking_peer(
     second = manual.dtls_server.take_connection(second_udp)
     assert second is not None and second.get_status() is Status.HANDSHAKING
     manual.peers.append(second)
-    assert pump(
+    assert poll_until(
         manual,
         client,
         until=lambda: (
@@ -334,7 +321,7 @@ def test_client_recovers_from_an_expired_cookie_without_waiting(pki, udp_server)
         return client.get_status() is Status.CONNECTED
 
     # Well before the client's 1 s retransmission timer (which resends the stale cookie).
-    assert pump(manual, client, until=accept_all, timeout=0.8)
+    assert poll_until(manual, client, until=accept_all, timeout=0.8)
 
 
 @pytest.mark.parametrize(
@@ -354,7 +341,7 @@ def test_client_rejecting_the_certificate_ends_the_server_peer_in_error(
     assert first is not None and first.get_status() is Status.ERROR
     server_peer = manual.accept(client)
     assert server_peer is not None and server_peer.get_status() is Status.HANDSHAKING
-    assert pump(
+    assert poll_until(
         manual,
         client,
         until=lambda: (
@@ -375,13 +362,13 @@ def test_server_peer_api_in_connected_state(manual, pki):
     # server -> client
     assert server_peer.put_packet(b"from server") == OK
     assert server_peer.put_var({"n": 1}) == OK
-    assert pump(manual, client, until=lambda: client.get_available_packet_count() == 2)
+    assert poll_until(manual, client, until=lambda: client.get_available_packet_count() == 2)
     assert client.get_packet() == b"from server"
     assert client.get_var() == {"n": 1}
     # client -> server
     for i in range(3):
         assert client.put_packet(b"c%d" % i) == OK
-    assert pump(manual, until=lambda: server_peer.get_available_packet_count() == 3)
+    assert poll_until(manual, until=lambda: server_peer.get_available_packet_count() == 3)
     assert [server_peer.get_packet() for _ in range(3)] == [b"c0", b"c1", b"c2"]
     assert server_peer.put_packet(b"z" * 16385) == Error.ERR_INVALID_PARAMETER
     assert server_peer.get_status() is Status.CONNECTED
@@ -396,7 +383,7 @@ def test_server_disconnect_from_peer_reaches_the_client(manual, pki):
     server_peer.disconnect_from_peer()
     assert server_peer.get_status() is Status.DISCONNECTED
     assert server_peer.put_packet(b"late") == Error.ERR_UNCONFIGURED
-    assert pump(client, until=lambda: client.get_status() is not Status.CONNECTED)
+    assert poll_until(client, until=lambda: client.get_status() is not Status.CONNECTED)
     assert client.get_status() is Status.DISCONNECTED
 
 
@@ -404,7 +391,7 @@ def test_client_disconnect_reaches_the_server_peer(manual, pki):
     client = new_client(manual.port, pki.client_options())
     server_peer = connect_through(manual, client)
     client.disconnect_from_peer()
-    assert pump(manual, until=lambda: server_peer.get_status() is not Status.CONNECTED)
+    assert poll_until(manual, until=lambda: server_peer.get_status() is not Status.CONNECTED)
     assert server_peer.get_status() is Status.DISCONNECTED
     assert server_peer.get_packet() == b""
     assert server_peer.get_packet_error() == Error.ERR_UNCONFIGURED
@@ -417,19 +404,21 @@ def test_client_restarting_from_the_same_port_replaces_the_connection(pki):
     echo = EchoServer(pki.server_options())
     try:
         old_client = new_client(echo.port, pki.client_options())
-        assert pump(echo, old_client, until=lambda: old_client.get_status() is Status.CONNECTED)
+        assert poll_until(
+            echo, old_client, until=lambda: old_client.get_status() is Status.CONNECTED
+        )
         old_server_peer = echo.peers[0]
-        assert pump(echo, until=lambda: old_server_peer.get_status() is Status.CONNECTED)
+        assert poll_until(echo, until=lambda: old_server_peer.get_status() is Status.CONNECTED)
         # A restarted client on the same UDP port (the old object is simply never polled).
         new = PacketPeerDTLS()
         assert new.connect_to_peer(old_client.udp, "localhost", pki.client_options()) == OK
         echo.poll()  # ClientHello without cookie: HelloVerifyRequest, connection unchanged
         assert old_server_peer.get_status() is Status.CONNECTED
-        assert pump(echo, new, until=lambda: new.get_status() is Status.CONNECTED)
+        assert poll_until(echo, new, until=lambda: new.get_status() is Status.CONNECTED)
         assert old_server_peer.get_status() is Status.ERROR
         assert echo.connections == 2
         assert new.put_packet(b"fresh") == OK
-        assert pump(echo, new, until=lambda: new.get_available_packet_count() > 0)
+        assert poll_until(echo, new, until=lambda: new.get_available_packet_count() > 0)
         assert new.get_packet() == b"fresh"
         old_client.status_changed = None
     finally:
@@ -440,14 +429,14 @@ def test_many_clients_connect_at_once(pki):
     echo = EchoServer(pki.server_options(), max_pending_connections=64)
     try:
         clients = [new_client(echo.port, pki.client_options()) for _ in range(20)]
-        assert pump(
+        assert poll_until(
             echo,
             *clients,
             until=lambda: all(c.get_status() is Status.CONNECTED for c in clients),
         )
         for index, client in enumerate(clients):
             assert client.put_packet(b"client-%d" % index) == OK
-        assert pump(
+        assert poll_until(
             echo,
             *clients,
             until=lambda: all(c.get_available_packet_count() == 1 for c in clients),
@@ -465,7 +454,7 @@ def test_many_clients_beyond_max_pending_still_connect_by_retransmission(pki):
     assert echo.udp_server.max_pending_connections == 16
     try:
         clients = [new_client(echo.port, pki.client_options()) for _ in range(20)]
-        assert pump(
+        assert poll_until(
             echo,
             *clients,
             until=lambda: all(c.get_status() is Status.CONNECTED for c in clients),

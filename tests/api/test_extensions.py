@@ -37,8 +37,9 @@ from godot_dtls.core.verification import pin_text, spki_sha256
 from godot_dtls.tools.cli import main as cli_main
 from godot_dtls.tools.serve import EchoServer
 from support.gnutls_peer import start_gnutls_serv, write_psk_passwd
-from support.loopback import connect, echo, poll_until, serving
+from support.loopback import connect, echo, serving
 from support.openssl_peer import start_s_server
+from support.polling import poll_until
 
 
 def require(tool: str) -> str:
@@ -283,7 +284,10 @@ def test_psk_client_against_openssl_s_server(pki):
         peer = PacketPeerDTLS()
         assert peer.connect_to_peer(udp, "", TLSOptions.client_psk("player-1", PSK_KEY)) == 0
         poll_until(
-            lambda: peer.get_status() is not Status.HANDSHAKING, [peer], None, 10, [udp.fileno()]
+            peer,
+            until=lambda: peer.get_status() is not Status.HANDSHAKING,
+            timeout=10,
+            fds=[udp.fileno()],
         )
         assert peer.get_status() is Status.CONNECTED, s_server.output()
         assert peer.put_packet(b"hello openssl psk\n") == Error.OK
@@ -301,11 +305,13 @@ def test_psk_client_against_gnutls_serv(tmp_path):
         peer = PacketPeerDTLS()
         assert peer.connect_to_peer(udp, "", TLSOptions.client_psk("player-1", PSK_KEY)) == 0
         fds = [udp.fileno()]
-        poll_until(lambda: peer.get_status() is not Status.HANDSHAKING, [peer], None, 10, fds)
+        poll_until(
+            peer, until=lambda: peer.get_status() is not Status.HANDSHAKING, timeout=10, fds=fds
+        )
         assert peer.get_status() is Status.CONNECTED
         assert "PSK" in peer.get_stats()["cipher"]
         assert peer.put_packet(b"gnutls psk") == Error.OK
-        poll_until(lambda: peer.get_available_packet_count() > 0, [peer], None, 5, fds)
+        poll_until(peer, until=lambda: peer.get_available_packet_count() > 0, timeout=5, fds=fds)
         assert peer.get_packet() == b"gnutls psk"
         peer.disconnect_from_peer()
 
@@ -428,7 +434,10 @@ def test_alpn_with_openssl_s_server(pki):
         options = TLSOptions.client(pki.ca_certificate(), alpn=["game/1"])
         assert peer.connect_to_peer(udp, "localhost", options) == Error.OK
         poll_until(
-            lambda: peer.get_status() is not Status.HANDSHAKING, [peer], None, 10, [udp.fileno()]
+            peer,
+            until=lambda: peer.get_status() is not Status.HANDSHAKING,
+            timeout=10,
+            fds=[udp.fileno()],
         )
         assert peer.get_status() is Status.CONNECTED
         assert peer.get_alpn_protocol() == "game/1"

@@ -26,6 +26,7 @@ from godot_dtls import DTLSServer, Error, PacketPeerDTLS, Status, TLSOptions
 from godot_dtls.net import PacketPeerUDP
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support import godot_peer
+from support.polling import poll_until
 
 pytestmark = pytest.mark.interop
 
@@ -122,19 +123,6 @@ class Client:
         self.udp.close()
 
 
-def _poll_until(clients: Sequence[Client], done: Callable[[], bool], deadline: float) -> bool:
-    """Poll every client until ``done()`` or the deadline; True if ``done()``."""
-    while True:
-        for client in clients:
-            client.peer.poll()
-        if done():
-            return True
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            return False
-        wait_readable([c.udp.fileno() for c in clients], min(0.005, remaining))
-
-
 def _start_client(port: int, hostname: str, options: TLSOptions) -> Client:
     """Connect the UDP peer and send the ClientHello (status HANDSHAKING)."""
     udp = PacketPeerUDP()
@@ -149,18 +137,21 @@ def _start_client(port: int, hostname: str, options: TLSOptions) -> Client:
 def _handshake(clients: Sequence[Client], timeout: float = HANDSHAKE_TIMEOUT) -> None:
     """Drive the handshakes of ``clients`` to an end state; records each one's time."""
     pending = list(clients)
-    deadline = time.monotonic() + timeout
-    while pending:
-        for client in pending:
-            client.peer.poll()
+
+    def settled() -> bool:
         for client in list(pending):
             if client.peer.get_status() is not Status.HANDSHAKING:
                 client.handshake_ms = (time.perf_counter() - client.started) * 1000.0
                 pending.remove(client)
-        remaining = deadline - time.monotonic()
-        if not pending or remaining <= 0:
-            break
-        wait_readable([c.udp.fileno() for c in pending], min(0.005, remaining))
+        return not pending
+
+    poll_until(
+        *[c.peer for c in clients],
+        until=settled,
+        timeout=timeout,
+        fds=[c.udp.fileno() for c in clients],
+        interval=0.005,
+    )
     assert not pending, f"handshake still running after {timeout:.1f} s"
 
 
@@ -182,7 +173,9 @@ def _echo(client: Client, data: bytes, timeout: float = ECHO_TIMEOUT) -> float:
     peer = client.peer
     sent = time.perf_counter()
     assert peer.put_packet(data) == Error.OK
-    got = _poll_until([client], _has_packet_or_ended(client), time.monotonic() + timeout)
+    got = poll_until(
+        client.peer, until=_has_packet_or_ended(client), timeout=timeout, fds=[client.udp.fileno()]
+    )
     assert got, f"no echo of {len(data)} bytes within {timeout} s"
     assert peer.get_status() is Status.CONNECTED, peer.get_last_error_message()
     echo = peer.get_packet()

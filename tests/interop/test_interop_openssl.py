@@ -34,6 +34,7 @@ from godot_dtls.api.context import CIPHER_LIST
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support import openssl_peer
 from support.interop_support import PolledClient, polled_client
+from support.polling import require
 
 if TYPE_CHECKING:
     from conftest import TestPKI
@@ -134,11 +135,13 @@ class EchoServerThread:
         return [status for _, status in list(self.events)]
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() >= deadline:
-                pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}: {self.events}")
-            time.sleep(0.005)
+        require(
+            until=condition,
+            what=what,
+            timeout=timeout,
+            interval=0.005,
+            detail=lambda: str(self.events),
+        )
 
     def __enter__(self) -> EchoServerThread:
         return self.start()

@@ -19,6 +19,7 @@ import pytest
 
 from godot_dtls.api.errors import Error
 from godot_dtls.net import PacketPeerUDP, UDPServer, sockets
+from support.polling import poll_until
 
 V4 = "127.0.0.1"
 V6 = "::1"
@@ -38,17 +39,6 @@ def _ipv6_loopback_available() -> bool:
 
 
 needs_ipv6 = pytest.mark.skipif(not _ipv6_loopback_available(), reason="no IPv6 loopback")
-
-
-def wait_until(condition: Callable[[], bool], timeout: float = DEADLINE) -> bool:
-    """Poll ``condition`` until it holds or ``timeout`` seconds passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        if condition():
-            return True
-        if time.monotonic() >= deadline:
-            return False
-        time.sleep(0.0005)
 
 
 def free_port(host: str = V4) -> int:
@@ -101,7 +91,7 @@ def connected_to(make: Callable[[], PacketPeerUDP], target: PacketPeerUDP, host:
 
 
 def recv_one(peer: PacketPeerUDP) -> bytes:
-    assert wait_until(lambda: peer.get_available_packet_count() > 0)
+    assert poll_until(until=lambda: peer.get_available_packet_count() > 0)
     data = peer.get_packet()
     assert peer.get_packet_error() == Error.OK
     return data
@@ -118,7 +108,7 @@ def accept(server: UDPServer) -> PacketPeerUDP:
         assert server.poll() == Error.OK
         return server.is_connection_available()
 
-    assert wait_until(ready)
+    assert poll_until(until=ready)
     peer = server.take_connection()
     assert peer is not None
     return peer
@@ -247,7 +237,7 @@ def test_connect_to_host_filters_inbound_and_flushes_queue(peers):
     friend = bound(peers)
     stranger.set_dest_address(V4, peer.get_local_port())
     assert stranger.put_packet(b"queued before connect") == Error.OK
-    assert wait_until(lambda: peer.get_available_packet_count() == 1)
+    assert poll_until(until=lambda: peer.get_available_packet_count() == 1)
 
     assert peer.connect_to_host(V4, friend.get_local_port()) == Error.OK
     assert peer.get_available_packet_count() == 0  # flushed
@@ -411,7 +401,7 @@ def test_get_packet_returns_datagrams_in_order_and_sets_source(peers):
     sender = connected_to(peers, peer)
     for i in range(5):
         assert sender.put_packet(b"%d" % i) == Error.OK
-    assert wait_until(lambda: peer.get_available_packet_count() == 5)
+    assert poll_until(until=lambda: peer.get_available_packet_count() == 5)
     assert [peer.get_packet() for _ in range(5)] == [b"0", b"1", b"2", b"3", b"4"]
     assert peer.get_packet_error() == Error.OK
     assert peer.get_packet_ip() == V4
@@ -429,7 +419,7 @@ def test_get_packet_ip_and_port_are_empty_before_any_packet(peers):
 def test_empty_datagram_is_a_packet(peers):
     peer = bound(peers)
     send_raw(V4, peer.get_local_port(), b"")
-    assert wait_until(lambda: peer.get_available_packet_count() == 1)
+    assert poll_until(until=lambda: peer.get_available_packet_count() == 1)
     assert peer.get_packet() == b""
     assert peer.get_packet_error() == Error.OK
 
@@ -438,7 +428,7 @@ def test_icmp_port_unreachable_on_connected_socket_makes_count_minus_one(peers):
     peer = peers()
     assert peer.connect_to_host(V4, free_port()) == Error.OK
     assert peer.put_packet(b"anyone?") == Error.OK
-    assert wait_until(lambda: peer.get_available_packet_count() == -1)
+    assert poll_until(until=lambda: peer.get_available_packet_count() == -1)
     # The OS reports the ICMP error once; the socket stays usable.
     assert peer.get_available_packet_count() == 0
 
@@ -447,7 +437,7 @@ def test_icmp_error_makes_get_packet_fail_once(peers):
     peer = peers()
     assert peer.connect_to_host(V4, free_port()) == Error.OK
     assert peer.put_packet(b"anyone?") == Error.OK
-    assert wait_until(lambda: peer.wait(timeout=0) == Error.FAILED)
+    assert poll_until(until=lambda: peer.wait(timeout=0) == Error.FAILED)
     assert peer.get_packet() == b""
     assert peer.get_packet_error() == Error.FAILED
 
@@ -465,8 +455,10 @@ def _fill(peer: PacketPeerUDP, sender: PacketPeerUDP, payloads: list[bytes]) -> 
             assert sender.put_packet(payload) == Error.OK
             sent += 1
         total = sent
-        assert wait_until(
-            lambda total=total: peer.get_available_packet_count() + peer.dropped_datagrams == total
+        assert poll_until(
+            until=lambda total=total: (
+                peer.get_available_packet_count() + peer.dropped_datagrams == total
+            )
         )
 
 
@@ -685,7 +677,7 @@ def test_echo_through_udp_server_with_several_clients(servers, peers):
         assert server.poll() == Error.OK
         return len(server._pending) == 3
 
-    assert wait_until(all_pending)
+    assert poll_until(until=all_pending)
     remotes = []
     while server.is_connection_available():
         remote = server.take_connection()
@@ -716,8 +708,8 @@ def test_server_routes_known_addresses_to_their_peer(servers, peers):
     assert client.put_packet(b"2") == Error.OK  # pending peer gets it too
     remote = accept(server)
     assert client.put_packet(b"3") == Error.OK  # taken peer gets it
-    assert wait_until(
-        lambda: server.poll() == Error.OK and remote.get_available_packet_count() == 3
+    assert poll_until(
+        until=lambda: server.poll() == Error.OK and remote.get_available_packet_count() == 3
     )
     assert [remote.get_packet() for _ in range(3)] == [b"1", b"2", b"3"]
     assert not server.is_connection_available()
@@ -730,7 +722,7 @@ def test_server_peer_queue_budget_is_65536(servers, peers):
     assert client.put_packet(b"x" * 60000) == Error.OK
     remote = accept(server)
     assert client.put_packet(b"y" * 60000) == Error.OK
-    assert wait_until(lambda: server.poll() == Error.OK and remote.dropped_datagrams == 1)
+    assert poll_until(until=lambda: server.poll() == Error.OK and remote.dropped_datagrams == 1)
     assert remote.get_available_packet_count() == 1
 
 
@@ -742,7 +734,7 @@ def _knock_and_drain(server: UDPServer, client: PacketPeerUDP) -> None:
     """Send one datagram from ``client`` and make the server read it."""
     assert client.connect_to_host(V4, server.get_local_port()) == Error.OK
     assert client.put_packet(b"knock") == Error.OK
-    assert wait_until(lambda: _readable(server))
+    assert poll_until(until=lambda: _readable(server))
     assert server.poll() == Error.OK
     assert not _readable(server)
 
@@ -785,7 +777,7 @@ def _make_pending(server: UDPServer, peers, count: int) -> None:
         client = peers()
         assert client.connect_to_host(V4, server.get_local_port()) == Error.OK
         assert client.put_packet(b"knock") == Error.OK
-    assert wait_until(lambda: server.poll() == Error.OK and len(server._pending) == count)
+    assert poll_until(until=lambda: server.poll() == Error.OK and len(server._pending) == count)
 
 
 def test_set_max_pending_larger_than_pending_count_discards_all_pending(servers, peers):
@@ -845,7 +837,7 @@ def test_stop_detaches_taken_peers_and_frees_pending(servers, peers):
     for client in (first, second):
         assert client.connect_to_host(V4, server.get_local_port()) == Error.OK
         assert client.put_packet(b"hi") == Error.OK
-    assert wait_until(lambda: server.poll() == Error.OK and len(server._pending) == 2)
+    assert poll_until(until=lambda: server.poll() == Error.OK and len(server._pending) == 2)
     taken = server.take_connection()
     assert taken is not None
     server.stop()

@@ -9,11 +9,10 @@ import time
 from contextlib import contextmanager
 from typing import Callable, Iterator
 
-import pytest
-
 from godot_dtls import DTLSServer, Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
-from godot_dtls.tools.serve import EchoServer, wait_readable
+from godot_dtls.tools.serve import EchoServer
 from support.loopback import serving
+from support.polling import require
 
 HOST = "127.0.0.1"
 #: Deadline of one DTLS handshake.
@@ -63,18 +62,17 @@ class PolledClient:
         self, condition: Callable[[], bool], timeout: float, what: str = "the condition"
     ) -> None:
         """Poll until ``condition()``; fail the test after ``timeout`` seconds."""
-        deadline = time.monotonic() + timeout
-        while True:
-            self.peer.poll()
-            if condition():
-                return
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                pytest.fail(
-                    f"timed out after {timeout:.1f} s waiting for {what} "
-                    f"(status {self.peer.get_status()!r}: {self.peer.get_last_error_message()})"
-                )
-            wait_readable([self.udp.fileno()], min(POLL_INTERVAL, remaining))
+        require(
+            self.peer,
+            until=condition,
+            what=what,
+            timeout=timeout,
+            fds=[self.udp.fileno()],
+            interval=POLL_INTERVAL,
+            detail=lambda: (
+                f"status {self.peer.get_status()!r}: {self.peer.get_last_error_message()}"
+            ),
+        )
 
     def receive(self, timeout: float = DATA_TIMEOUT) -> bytes:
         """The next packet (fails the test if none arrives while CONNECTED)."""
@@ -169,11 +167,13 @@ class WatchedEchoServer:
         return [status for _, status in list(self.events)]
 
     def wait_until(self, condition: Callable[[], bool], timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not condition():
-            if time.monotonic() >= deadline:
-                pytest.fail(f"timed out after {timeout:.1f} s waiting for {what}: {self.events}")
-            time.sleep(0.005)
+        require(
+            until=condition,
+            what=what,
+            timeout=timeout,
+            interval=0.005,
+            detail=lambda: str(self.events),
+        )
 
     @contextmanager
     def running(self) -> Iterator[WatchedEchoServer]:

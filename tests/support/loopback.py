@@ -5,34 +5,12 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Callable, Iterable, Iterator
+from typing import Iterator
 
 from godot_dtls import Error, PacketPeerDTLS, PacketPeerUDP, Status, TLSOptions
 from godot_dtls.tools.serve import EchoServer, wait_readable
 
-
-def poll_until(
-    condition: Callable[[], bool],
-    peers: Iterable[PacketPeerDTLS],
-    server: EchoServer | None = None,
-    timeout: float = 10.0,
-    fds: Iterable[int] = (),
-) -> bool:
-    """Poll the server and peers until ``condition()`` holds or ``timeout`` passes."""
-    peers = list(peers)
-    fds = list(fds)
-    if server is not None:
-        fds.append(server.fileno())
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server is not None:
-            server.poll()
-        for peer in peers:
-            peer.poll()
-        if condition():
-            return True
-        wait_readable(fds, 0.002)
-    return condition()
+from .polling import poll_until
 
 
 def connect(
@@ -49,11 +27,11 @@ def connect(
     peer.udp = udp  # type: ignore[attr-defined]  # keep the socket for the test's lifetime
     assert peer.connect_to_peer(udp, hostname, options) == Error.OK
     poll_until(
-        lambda: peer.get_status() is not Status.HANDSHAKING,
-        [peer],
         server,
-        timeout,
-        [udp.fileno()],
+        peer,
+        until=lambda: peer.get_status() is not Status.HANDSHAKING,
+        timeout=timeout,
+        fds=[udp.fileno(), server.fileno()],
     )
     return peer
 
@@ -62,10 +40,13 @@ def echo(peer: PacketPeerDTLS, server: EchoServer, payload: bytes, timeout: floa
     """Send ``payload`` and return what comes back (b"" on timeout)."""
     assert peer.put_packet(payload) == Error.OK
     poll_until(
-        lambda: peer.get_status() is not Status.CONNECTED or peer.get_available_packet_count() > 0,
-        [peer],
         server,
-        timeout,
+        peer,
+        until=lambda: (
+            peer.get_status() is not Status.CONNECTED or peer.get_available_packet_count() > 0
+        ),
+        timeout=timeout,
+        fds=[server.fileno()],
     )
     if peer.get_status() is not Status.CONNECTED:
         return b""
