@@ -51,6 +51,7 @@ import pytest
 
 from godot_dtls import Error, Status, TLSOptions
 from support import gnutls_peer
+from support.interop_cases import ECHO_SIZES, REJECTIONS, VerificationCase, verification_params
 from support.interop_support import (
     DATA_TIMEOUT,
     HANDSHAKE_TIMEOUT,
@@ -74,7 +75,6 @@ PROCESS_TIMEOUT = 5.0
 SUITE_PREFIX = {"ecdsa": "ECDHE-ECDSA-", "rsa": "ECDHE-RSA-"}
 
 #: Packet sizes echoed through gnutls-serv.
-ECHO_SIZES = (64, 1200, 8000)
 
 PSK_IDENTITY = "player-1"
 PSK_KEY = bytes.fromhex("00112233445566778899aabbccddeeff")
@@ -171,26 +171,14 @@ def test_client_to_gnutls_serv_echo(
         assert server.returncode is None, server.output()  # still serving
 
 
-@pytest.mark.parametrize(
-    ("case", "expected"),
-    [
-        ("wrong_hostname", Status.ERROR_HOSTNAME_MISMATCH),
-        ("common_name_override", Status.ERROR_HOSTNAME_MISMATCH),
-        ("untrusted_ca", Status.ERROR),
-    ],
-)
+@pytest.mark.parametrize("case", verification_params(*REJECTIONS))
 def test_client_rejects_gnutls_serv_certificate(
-    gnutls_serv: str, pki: TestPKI, other_pki: TestPKI, case: str, expected: Status
+    gnutls_serv: str, pki: TestPKI, other_pki: TestPKI, case: VerificationCase
 ) -> None:
     """A wrong name ends in status 4, an unknown CA in status 3; gnutls-serv receives our
     fatal alert and its handshake fails."""
-    hostname = "wrong.example" if case == "wrong_hostname" else "localhost"
-    if case == "untrusted_ca":
-        options = other_pki.client_options()
-    elif case == "common_name_override":
-        options = pki.client_options(common_name_override="other.example")
-    else:
-        options = pki.client_options()
+    hostname, expected = case.hostname, case.expected
+    options = case.client_options(pki, other_pki)
     with gnutls_peer.start_gnutls_serv(
         pki.cert_path, pki.key_path, binary=gnutls_serv
     ) as server, polled_client() as client:

@@ -26,6 +26,7 @@ from godot_dtls import DTLSServer, Error, PacketPeerDTLS, Status, TLSOptions
 from godot_dtls.net import PacketPeerUDP
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support import godot_peer
+from support.interop_cases import KEY_TYPES, VerificationCase, verification_params
 from support.polling import poll_until
 
 pytestmark = pytest.mark.interop
@@ -207,7 +208,7 @@ ECHO_COUNT = 5
 
 
 @pytest.mark.timeout(GODOT_TEST_TIMEOUT)
-@pytest.mark.parametrize(("pki_name", "cert"), [("pki", "ECDSA"), ("rsa_pki", "RSA")])
+@pytest.mark.parametrize(("pki_name", "cert"), KEY_TYPES)
 def test_client_to_godot_server_echo(
     godot3: str,
     request: pytest.FixtureRequest,
@@ -252,70 +253,16 @@ def test_client_to_godot_server_echo(
 # ------------------------------------------- 2. our client: name and trust failures
 
 
-#: case -> (server certificate from, hostname, client options, expected status).
-#: "own" is ``pki`` (trusted by ``pki.client_options()``), "other" is ``other_pki``.
-VERIFICATION_CASES: dict[str, tuple[str, str, Callable[[Any], TLSOptions], Status]] = {
-    # Godot 3.2.3's own client reports a name mismatch as 3; 4 is a deliberate difference.
-    "wrong_hostname": (
-        "own",
-        "wrong.example",
-        lambda pki: pki.client_options(),
-        Status.ERROR_HOSTNAME_MISMATCH,
-    ),
-    "untrusted_ca": ("other", "localhost", lambda pki: pki.client_options(), Status.ERROR),
-    "unsafe_client": (
-        "other",
-        "localhost",
-        lambda pki: TLSOptions.client_unsafe(),
-        Status.CONNECTED,
-    ),
-    # client_unsafe() with a chain still verifies the chain, but not the name.
-    "unsafe_with_ca_untrusted": (
-        "other",
-        "localhost",
-        lambda pki: TLSOptions.client_unsafe(pki.ca_certificate()),
-        Status.ERROR,
-    ),
-    "unsafe_with_ca_wrong_name": (
-        "own",
-        "wrong.example",
-        lambda pki: TLSOptions.client_unsafe(pki.ca_certificate()),
-        Status.CONNECTED,
-    ),
-    # common_name_override replaces the hostname for the name check.
-    "override_right_name": (
-        "own",
-        "wrong.example",
-        lambda pki: pki.client_options("localhost"),
-        Status.CONNECTED,
-    ),
-    "override_wrong_name": (
-        "own",
-        "localhost",
-        lambda pki: pki.client_options("wrong.example"),
-        Status.ERROR_HOSTNAME_MISMATCH,
-    ),
-    "ip_address_san": ("own", "127.0.0.1", lambda pki: pki.client_options(), Status.CONNECTED),
-    "hostname_case_insensitive": (
-        "own",
-        "LOCALHOST",
-        lambda pki: pki.client_options(),
-        Status.CONNECTED,
-    ),
-}
-
-
 @pytest.mark.timeout(GODOT_TEST_TIMEOUT)
-@pytest.mark.parametrize("case", list(VERIFICATION_CASES))
+@pytest.mark.parametrize("case", verification_params())
 def test_client_to_godot_server_verification(
-    godot3: str, pki: Any, other_pki: Any, case: str
+    godot3: str, pki: Any, other_pki: Any, case: VerificationCase
 ) -> None:
     """Wrong name -> 4, unknown CA -> 3, ``client_unsafe()`` connects to an untrusted
     server; plus the name-check variants (override, IP SAN, case)."""
-    server_from, hostname, make_options, expected = VERIFICATION_CASES[case]
-    server_pki = pki if server_from == "own" else other_pki
-    options = make_options(pki)
-    with _godot_server(server_pki, max_peers=1) as server:
+    hostname, expected = case.hostname, case.expected
+    options = case.client_options(pki, other_pki)
+    with _godot_server(pki, max_peers=1) as server:
         assert server.port is not None
         client = _connect(server.port, hostname, options)
         try:
@@ -438,7 +385,7 @@ GODOT_ECHO_COUNT = 3
 
 
 @pytest.mark.timeout(GODOT_TEST_TIMEOUT)
-@pytest.mark.parametrize(("pki_name", "cert"), [("pki", "ECDSA"), ("rsa_pki", "RSA")])
+@pytest.mark.parametrize(("pki_name", "cert"), KEY_TYPES)
 def test_godot_client_to_our_server_echo(
     godot3: str,
     request: pytest.FixtureRequest,

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Callable, Iterator
 import pytest
 
 from godot_dtls import DTLSServer, Status, TLSOptions
+from support.interop_cases import ECHO_SIZES, VerificationCase, verification_params
 from support.interop_support import (
     DATA_TIMEOUT,
     HANDSHAKE_TIMEOUT,
@@ -85,7 +86,6 @@ DATAGRAM_MAX = 65535
 ERR_SSL_FATAL_ALERT_MESSAGE = 0x7780
 ERR_SSL_PEER_CLOSE_NOTIFY = 0x7880
 
-ECHO_SIZES = (64, 1200, 8000)
 #: The key exchange / signature part every negotiated suite must have, per key type.
 SUITE_PREFIX = {"ecdsa": "ECDHE-ECDSA-", "rsa": "ECDHE-RSA-"}
 
@@ -513,31 +513,31 @@ def test_client_to_mbedtls_server(
         assert server.error is None
 
 
-@pytest.mark.parametrize(
-    ("case", "expected"),
-    [("wrong_hostname", Status.ERROR_HOSTNAME_MISMATCH), ("untrusted_ca", Status.ERROR)],
-)
+@pytest.mark.parametrize("case", verification_params("wrong_hostname", "untrusted_ca"))
 def test_client_rejects_mbedtls_server_certificate(
-    pki: TestPKI, other_pki: TestPKI, case: str, expected: Status
+    pki: TestPKI, other_pki: TestPKI, case: VerificationCase
 ) -> None:
     """A name mismatch ends in status 4 (an unknown CA in 3); the Mbed TLS server reads
     our fatal alert and its handshake fails."""
-    hostname = "wrong.example" if case == "wrong_hostname" else "localhost"
-    options = other_pki.client_options() if case == "untrusted_ca" else pki.client_options()
+    hostname, expected = case.hostname, case.expected
+    options = case.client_options(pki, other_pki)
+    mismatch = expected is Status.ERROR_HOSTNAME_MISMATCH
     with MbedDTLSServer(pki, "ecdsa") as server, polled_client() as client:
         peer = client.peer
         assert client.connect(server.port, hostname, options) is expected, (
             peer.get_last_error_message()
         )
-        assert int(peer.get_status()) == (4 if case == "wrong_hostname" else 3)
+        assert int(peer.get_status()) == (4 if mismatch else 3)
         alerts = peer.get_stats()["alerts_sent"]
         # The alerts Godot's own Mbed TLS client sends for these two failures.
-        assert alerts == ["bad_certificate" if case == "wrong_hostname" else "unknown_ca"]
+        assert alerts == ["bad_certificate" if mismatch else "unknown_ca"]
         server.wait(server.finished, DATA_TIMEOUT, "end of the handshake")
         assert isinstance(server.error, TLSError), repr(server.error)
         assert getattr(server.error, "err", None) == ERR_SSL_FATAL_ALERT_MESSAGE, server.error
         assert not server.handshake_done.is_set()
-        print(f"\n{case}: status {int(peer.get_status())}, alert {alerts}, server {server.error}")
+        print(
+            f"\n{case.name}: status {int(peer.get_status())}, alert {alerts}, server {server.error}"
+        )
 
 
 # ------------------------------------------------------------------ closes and MTUs

@@ -33,6 +33,7 @@ from godot_dtls import DTLSServer, Error, PacketPeerDTLS, Status, TLSOptions
 from godot_dtls.api.context import CIPHER_LIST
 from godot_dtls.tools.serve import EchoServer, wait_readable
 from support import openssl_peer
+from support.interop_cases import REJECTIONS, VerificationCase, verification_params
 from support.interop_support import PolledClient, polled_client
 from support.polling import require
 
@@ -270,26 +271,14 @@ def test_s_server_goes_away(openssl: str, pki: TestPKI) -> None:
         )
 
 
-@pytest.mark.parametrize(
-    ("case", "expected"),
-    [
-        ("wrong_hostname", Status.ERROR_HOSTNAME_MISMATCH),
-        ("common_name_override", Status.ERROR_HOSTNAME_MISMATCH),
-        ("untrusted_ca", Status.ERROR),
-    ],
-)
+@pytest.mark.parametrize("case", verification_params(*REJECTIONS))
 def test_client_rejects_s_server_certificate(
-    openssl: str, pki: TestPKI, other_pki: TestPKI, case: str, expected: Status
+    openssl: str, pki: TestPKI, other_pki: TestPKI, case: VerificationCase
 ) -> None:
     """A wrong name ends in status 4, an unknown CA in status 3; s_server sees our
     fatal alert and no handshake completes."""
-    hostname = "wrong.example" if case == "wrong_hostname" else "localhost"
-    if case == "untrusted_ca":
-        options = other_pki.client_options()
-    elif case == "common_name_override":
-        options = pki.client_options(common_name_override="other.example")
-    else:
-        options = pki.client_options()
+    hostname, expected = case.hostname, case.expected
+    options = case.client_options(pki, other_pki)
     with openssl_peer.start_s_server(
         pki.cert_path, pki.key_path, naccept=1, binary=openssl
     ) as server, polled_client() as client:
@@ -310,7 +299,7 @@ def test_client_rejects_s_server_certificate(
         # s_server got our fatal alert, gave up on the handshake and exits (-naccept 1).
         server.wait_for(r"SSL alert number \d+", PROCESS_TIMEOUT, stream="stderr")
         assert server.wait(PROCESS_TIMEOUT) == 0, server.output()
-        if case == "untrusted_ca":
+        if case.name == "untrusted_ca":
             assert server.find(r"alert unknown ca"), server.output()
         assert server.find(r"^CIPHER is ") is None, server.output()
         assert client.peer.get_stats()["alerts_sent"], "no alert recorded as sent"
