@@ -162,7 +162,15 @@ def _name_mismatch(name: str, cert: x509.Certificate | None) -> VerificationFail
 
 
 def _within_validity(certificate: crypto.X509) -> bool:
-    """Is now inside the certificate's validity period (read by OpenSSL)?"""
+    """Is the certificate inside its validity period by the system's calendar clock?
+
+    The one clock read of the core, and deliberately not the caller's ``now``: ``now`` is
+    the monotonic protocol time that drives retransmissions, while a validity period is
+    calendar time, which OpenSSL itself reads from the system clock when it checks the
+    chain. This check decides which of two failures a certificate reports (an expired
+    one with the wrong name must fail on its dates, as in OpenSSL), so it must judge the
+    dates by the very clock OpenSSL uses.
+    """
     not_before = (certificate.get_notBefore() or b"").decode("ascii", "replace")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%d%H%M%SZ")
     return not certificate.has_expired() and not_before <= now
