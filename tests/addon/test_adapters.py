@@ -120,65 +120,6 @@ class Runtime:
         return self.call(peer, "get_status")
 
 
-def _godot_python(capsys: pytest.CaptureFixture[str]) -> Iterator[Runtime]:
-    names = (
-        "godot",
-        f"{PACKAGE}.godot_python.packet_peer_dtls",
-        f"{PACKAGE}.godot_python.dtls_server",
-    )
-    with isolated_import("godot_python", names) as (godot, peer_module, server_module):
-        stderr: list[str] = []
-
-        def errors() -> list[str]:
-            stderr.append(capsys.readouterr().err)
-            return "".join(stderr).splitlines()
-
-        class Recorder(godot.Reference):
-            def __init__(self) -> None:
-                super().__init__()
-                self.seen: list[int] = []
-
-            def on_status(self, status: int) -> None:
-                self.seen.append(status)
-
-        recorders: list[Any] = []
-
-        def watch_status(peer: Any) -> list[int]:
-            recorder = Recorder()
-            recorders.append(recorder)
-            assert peer.connect("status_changed", recorder, "on_status") == godot.OK
-            return recorder.seen
-
-        def make_udp_server() -> Any:
-            server = godot.UDPServer()
-            assert server.listen(0, V4) == godot.OK
-            return server
-
-        yield Runtime(
-            name="godot_python",
-            backend="python:godot-python",
-            root=godot,
-            peer_module=peer_module,
-            server_module=server_module,
-            peer_cls=peer_module.PyPacketPeerDTLS,
-            server_cls=server_module.PyDTLSServer,
-            new=godot._gd_new,
-            gd_call=godot._gd_call,
-            make_udp=godot.PacketPeerUDP,
-            make_udp_server=make_udp_server,
-            udp_server_port=lambda server: server._local_port(),
-            make_bytes=godot.PoolByteArray,
-            read_bytes=bytes,
-            byte_array_type=godot.PoolByteArray,
-            dictionary_type=godot.Dictionary,
-            make_string_array=godot.PoolStringArray,
-            watch_status=watch_status,
-            errors=errors,
-            exposed_methods=lambda cls: list(cls._gd_methods),
-        )
-        assert godot.conversion_warnings == []
-
-
 def _maiself() -> Iterator[Runtime]:
     names = ("godot", f"{PACKAGE}.godot_python_extension")
     with isolated_import("maiself", names) as (godot, module):
@@ -270,19 +211,12 @@ def _py4godot() -> Iterator[Runtime]:
         )
 
 
-@pytest.fixture(params=["godot_python", "maiself", "py4godot"])
+@pytest.fixture(params=["maiself", "py4godot"])
 def rt(request: pytest.FixtureRequest) -> Iterator[Runtime]:
-    if request.param == "godot_python":
-        yield from _godot_python(request.getfixturevalue("capsys"))
-    elif request.param == "maiself":
+    if request.param == "maiself":
         yield from _maiself()
     else:
         yield from _py4godot()
-
-
-@pytest.fixture
-def gp(request: pytest.FixtureRequest) -> Iterator[Runtime]:
-    yield from _godot_python(request.getfixturevalue("capsys"))
 
 
 @pytest.fixture
@@ -414,8 +348,7 @@ def test_bad_arguments_return_error_codes(rt: Runtime, pki: Any) -> None:
         (server, "setup", ({"key_pem": "junk"},), "certificate_pem"),
         (server, "setup", ({**server_options(pki), "key_pem": "junk"},), "key_pem"),
     ]
-    if rt.name != "godot_python":  # there, a non-String second argument means Godot 3's form
-        cases.append((peer, "connect_to_peer", (udp, 42, None), "hostname must be a String"))
+    cases.append((peer, "connect_to_peer", (udp, 42, None), "hostname must be a String"))
     for obj, name, args, expected in cases:
         assert rt.call(obj, name, *args) == INVALID, (name, args)
         message = str(rt.call(obj, "get_last_error_message"))
@@ -463,9 +396,6 @@ def test_every_exposed_method_survives_junk(rt: Runtime, junk: Any) -> None:
             obj = rt.new(cls)
             parameters = list(inspect.signature(getattr(cls, name)).parameters.values())[1:]
             rt.call(obj, name, *[junk] * len(parameters))
-    if engine_object and rt.name == "godot_python":  # each wrapper of it retained once
-        gc.collect()
-        assert junk.get_reference_count() == 1
 
 
 class AdapterEchoServer:
@@ -855,75 +785,6 @@ def test_server_adapter_with_psk(rt: Runtime) -> None:
 
 
 # ----------------------------------------------------------------- godot-python (Godot 3)
-
-
-def test_godot3_connect_forms(gp: Runtime, pki: Any, echo: EchoServer, tmp_path: Path) -> None:
-    godot = gp.root
-    cert = godot.X509Certificate()
-    assert cert.load(str(pki.ca_path)) == godot.OK
-    udp = connect_udp(gp, echo.port)
-    peer = gp.new(gp.peer_cls)
-    assert gp.call(peer, "connect_to_peer", udp, True, "localhost", cert) == OK
-    assert pump(gp, [peer], lambda: gp.status(peer) != Status.HANDSHAKING, echo)
-    assert gp.status(peer) == Status.CONNECTED
-    echo_round_trip(gp, peer, echo, 1200)
-    gc.collect()
-    assert cert.get_reference_count() == 1  # retained once, released by its wrapper
-    assert cert.save(str(tmp_path / "still-alive.crt")) == godot.OK
-    assert udp.get_reference_count() == 2  # ours and the adapter's retained wrapper
-    assert gp.call(peer, "disconnect_from_peer") == OK
-    gc.collect()
-    assert udp.get_reference_count() == 1
-
-    unsafe = connected_peer(gp, echo, False)  # validate_certs=false: no verification
-    echo_round_trip(gp, unsafe, echo, 64)
-
-    default_bundle = gp.new(gp.peer_cls)
-    udp = connect_udp(gp, echo.port)
-    assert gp.call(default_bundle, "connect_to_peer", udp, True, "localhost") == OK
-    assert pump(gp, [default_bundle], lambda: gp.status(default_bundle) > 1, echo)
-    assert gp.status(default_bundle) == Status.ERROR  # the test CA is not in the bundle
-
-
-def test_godot_python_takes_one_reference_per_udp_argument(gp: Runtime, pki: Any) -> None:
-    """Each call's wrapper of the UDP peer is retained once, on every path (else the
-    wrapper's release would free the caller's object)."""
-    udp = connect_udp(gp, 9)
-    peer = gp.new(gp.peer_cls)
-    calls = [
-        ("connect_to_peer", (udp, "localhost", "not a dictionary")),
-        ("connect_to_peer", (udp, True, 42)),
-        ("connect_to_peer", (udp, "localhost", {}, "fourth")),
-        ("accept_connection", ("1", udp)),
-        ("accept_connection", (10**9, udp)),
-    ]
-    for name, args in calls:
-        assert gp.call(peer, name, *args) == INVALID
-        gc.collect()
-        assert udp.get_reference_count() == 1, name
-    unconnected = gp.root.PacketPeerUDP()
-    options = client_options(pki)
-    assert gp.call(peer, "connect_to_peer", unconnected, "localhost", options) == INVALID
-    gc.collect()
-    assert unconnected.get_reference_count() == 1
-
-
-def test_godot_python_declaration_rules(gp: Runtime) -> None:
-    godot = gp.root
-    for module, cls in ((gp.peer_module, gp.peer_cls), (gp.server_module, gp.server_cls)):
-        assert godot.exposed_classes[module.__name__] is cls
-        exposed = [v for v in vars(module).values() if getattr(v, "_gd_exposed", False)]
-        assert exposed == [cls]
-        assert cls.__init__.__name__ == "<lambda>"  # replaced by @exposed
-        with pytest.raises(ValueError, match="single class"):
-            godot.exposed(type("Second", (godot.Reference,), {"__module__": module.__name__}))
-    assert "status_changed" in gp.peer_cls._gd_signals
-    peer = gp.new(gp.peer_cls)
-    assert "_dtls_core" not in vars(peer)  # state is made on first use
-    assert gp.call(peer, "get_status") == Status.DISCONNECTED
-    assert "_dtls_core" in vars(peer)
-    assert not hasattr(peer, "emit_signal")  # only call("emit_signal", ...) exists
-    assert peer.STATUS_CONNECTED == 2
 
 
 # --------------------------------------------------------------- godot-python-extension

@@ -22,7 +22,7 @@ from .options import (
     plain_stats,
     server_options,
 )
-from .runtime import ArgumentError, Runtime, forward_library_logs
+from .runtime import ArgumentError, EngineVariants, Runtime, forward_library_logs
 from .transport import EngineTransport
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "SNI_ENTRY_KEYS",
     "ArgumentError",
     "EngineTransport",
+    "EngineVariants",
     "PeerCore",
     "Runtime",
     "ServerCore",

@@ -127,6 +127,8 @@ class PeerCore(_Core):
 
     def _watch(self, peer: PacketPeerDTLS) -> PacketPeerDTLS:
         peer.status_changed = self._status_changed
+        if self.runtime.variant_codec is not None:
+            peer.variant_codec = self.runtime.variant_codec
         return peer
 
     def _status_changed(self, status: Status) -> None:
@@ -204,6 +206,24 @@ class PeerCore(_Core):
         self._peer.poll()
         return int(Error.OK)
 
+    @_guarded(fallback=lambda core: core.runtime.to_array([int(Status.ERROR)]))
+    def poll_and_drain(self) -> Any:
+        """One call per frame for a facade: ``poll()``, then the status and every packet
+        received, as the runtime's Array ``[status, packet, packet, ...]``. The packets are
+        taken off the queue; reading them one ``get_packet()`` at a time gives the same."""
+        peer = self._peer
+        peer.poll()
+        drained: list[Any] = [int(peer.get_status())]
+        if drained[0] == Status.CONNECTED:
+            from_bytes = self.runtime.from_bytes
+            for _ in range(peer.get_available_packet_count()):
+                data = peer.get_packet()
+                if peer.get_packet_error() != Error.OK:
+                    break
+                drained.append(from_bytes(data))
+            drained[0] = int(peer.get_status())
+        return self.runtime.to_array(drained)
+
     @_guarded(fallback=int(Status.ERROR))
     def get_status(self) -> int:
         return int(self._peer.get_status())
@@ -232,6 +252,30 @@ class PeerCore(_Core):
     @_guarded()
     def get_packet_error(self) -> int:
         return int(self._peer.get_packet_error())
+
+    @_guarded()
+    def put_var(self, value: Any = None, full_objects: Any = False) -> int:
+        """``PacketPeer.put_var`` in the runtime's Variant encoding (see ``variant_codec``)."""
+        if not isinstance(full_objects, (bool, int)):
+            raise ArgumentError(f"full_objects must be a bool, got {type_name(full_objects)}")
+        return int(self._peer.put_var(value, bool(full_objects)))
+
+    @_guarded(fallback=None)
+    def get_var(self, allow_objects: Any = False) -> Any:
+        """``PacketPeer.get_var``: the value, or null with ``get_packet_error()`` set."""
+        if not isinstance(allow_objects, (bool, int)):
+            raise ArgumentError(f"allow_objects must be a bool, got {type_name(allow_objects)}")
+        return self._peer.get_var(bool(allow_objects))
+
+    def release(self) -> None:
+        """The exposed object is being freed: close as the engine's destructor does
+        (close_notify when connected) and drop the engine objects now, not at the next
+        garbage collection."""
+        try:
+            self._peer.disconnect_from_peer()
+        except Exception as exc:
+            self.runtime.report(f"{self.label}: closing on free failed: {exc!r}")
+        self._emit = None
 
     @_guarded(fallback=lambda core: core.runtime.to_dictionary({}))
     def get_stats(self) -> Any:

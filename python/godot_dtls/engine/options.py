@@ -80,12 +80,21 @@ OPTIONS_CACHE_SIZE = 32
 _options_cache: OrderedDict[tuple[Any, ...], TLSOptions] = OrderedDict()
 
 
-def _option(options: Any, key: Any) -> Any:
+def _option(options: Any, key: Any, runtime: Runtime) -> Any:
     """``options[key]`` for a Godot Dictionary of any runtime or a dict; None when absent.
 
     ``has()`` first where it exists (Godot 4's ``[]`` on a missing key is an engine error);
-    engine bindings may reject a call with TypeError or, in py4godot, AssertionError.
+    engine bindings may reject a call with TypeError or, in py4godot, AssertionError. The
+    value is retained (``runtime.keep``) like an argument: in godot-python every value read
+    out of a container is a new wrapper that releases a reference it never took.
     """
+    value = _lookup(options, key)
+    if value is not None:
+        runtime.keep(value)
+    return value
+
+
+def _lookup(options: Any, key: Any) -> Any:
     if isinstance(options, Mapping):
         return options.get(key)
     has = getattr(options, "has", None)
@@ -104,12 +113,15 @@ def _check_dictionary(options: Any, what: str = "options") -> None:
         raise ArgumentError(f"{what} must be a Dictionary, got {type_name(options)}")
 
 
-def _dictionary_keys(dictionary: Any) -> list[Any]:
-    """The keys of a dict or of any runtime's Dictionary (whose ``keys()`` is an Array)."""
+def _dictionary_keys(dictionary: Any, runtime: Runtime) -> list[Any]:
+    """The keys of a dict or of any runtime's Dictionary (whose ``keys()`` is an Array),
+    each retained like a value read out of a container."""
     if isinstance(dictionary, Mapping):
         return list(dictionary.keys())
     keys = getattr(dictionary, "keys", None)
-    return list(keys() if callable(keys) else dictionary)
+    found = list(keys() if callable(keys) else dictionary)
+    runtime.keep(*found)
+    return found
 
 
 def _array_items(value: Any, runtime: Runtime, what: str) -> list[Any]:
@@ -124,9 +136,11 @@ def _array_items(value: Any, runtime: Runtime, what: str) -> list[Any]:
     plain = isinstance(value, (*PLAIN_VALUES, dict, *runtime.string_types))
     if not plain and (name == "Array" or name.endswith(("StringArray", "TypedArray"))):
         try:
-            return list(value)
+            items = list(value)
         except TypeError:  # a binding with [] and size() but no iterator
-            return [value[index] for index in range(int(value.size()))]
+            items = [value[index] for index in range(int(value.size()))]
+        runtime.keep(*items)
+        return items
     raise ArgumentError(f"{what} must be an Array of Strings, got {type_name(value)}")
 
 
@@ -161,7 +175,7 @@ class _Options:
         return f'{self.what}["{key}"]'
 
     def raw(self, key: str) -> Any:
-        return _option(self.options, key)
+        return _option(self.options, key, self.runtime)
 
     def text(self, key: str) -> str:
         value = self.raw(key)
@@ -191,13 +205,13 @@ class _Options:
         label = self.label(key)
         _check_dictionary(value, label)
         return [
-            (self.runtime.text(name, f"a key of {label}"), _option(value, name))
-            for name in _dictionary_keys(value)
+            (self.runtime.text(name, f"a key of {label}"), _option(value, name, self.runtime))
+            for name in _dictionary_keys(value, self.runtime)
         ]
 
     def check_keys(self, allowed: Sequence[str], known: AbstractSet[str], mode: str) -> None:
         """Refuse unknown keys (a typo must not drop a check) and keys the mode ignores."""
-        for key in _dictionary_keys(self.options):
+        for key in _dictionary_keys(self.options, self.runtime):
             name = self.runtime.text(key, f"a key of {self.what}")
             if name in allowed:
                 continue
@@ -205,7 +219,7 @@ class _Options:
                 raise ValueError(
                     f'{self.what} has an unknown key "{name}" (known: {", ".join(sorted(known))})'
                 )
-            if _given(_option(self.options, key), self.runtime):
+            if _given(_option(self.options, key, self.runtime), self.runtime):
                 raise ValueError(f'{self.label(name)} cannot be used in mode "{mode}"')
 
 

@@ -18,6 +18,8 @@ from typing import (
 )
 
 from godot_dtls.api.errors import Error
+from godot_dtls.api.packet_peer import VariantCodec
+from godot_dtls.api.variant import VariantError
 
 
 class ArgumentError(TypeError):
@@ -44,7 +46,10 @@ class Runtime:
     ``string_types`` are the types a Godot String arrives as; ``retain`` is called once on
     every engine object received as an argument (godot-python's refcount hazard);
     ``to_dictionary`` turns a dict of str keys whose values are None, bool, int, float, str
-    or lists of str into the runtime's Dictionary (lists as its Array), for returns.
+    or lists of str into the runtime's Dictionary (lists as its Array), for returns;
+    ``to_array`` turns a list of values the runtime can return into its Array;
+    ``variant_codec`` (optional) gives ``put_var``/``get_var`` the engine's own Variant
+    encoding (see :class:`EngineVariants`) instead of godot_dtls's Godot 4 codec.
     """
 
     __slots__ = (
@@ -54,8 +59,10 @@ class Runtime:
         "name",
         "retain",
         "string_types",
+        "to_array",
         "to_bytes",
         "to_dictionary",
+        "variant_codec",
     )
 
     def __init__(
@@ -68,8 +75,12 @@ class Runtime:
         string_types: tuple[type, ...] = (str,),
         retain: Callable[[Any], Any] | None = None,
         to_dictionary: Callable[[dict[str, Any]], Any] = _no_dictionaries,
+        to_array: Callable[[list[Any]], Any] = list,
+        variant_codec: VariantCodec | None = None,
     ) -> None:
         self.name = name
+        self.to_array = to_array
+        self.variant_codec = variant_codec
         self.to_dictionary = to_dictionary
         self.to_bytes = to_bytes
         self.from_bytes = from_bytes
@@ -96,6 +107,40 @@ class Runtime:
         for value in values:
             if value is not None:
                 self.retain(value)
+
+
+class EngineVariants:
+    """A ``put_var``/``get_var`` codec made of the engine's own encoder and decoder.
+
+    ``encode(value, full_objects) -> bytes`` and ``decode(data, allow_objects) -> value``
+    are the runtime's calls into the engine (Godot 3's ``Marshalls``, say); a decode that
+    finds no valid Variant raises ``ValueError``. Every failure becomes the
+    :class:`~godot_dtls.api.variant.VariantError` the peer reports as an ``Error``.
+    """
+
+    __slots__ = ("_decode", "_encode")
+
+    def __init__(
+        self,
+        encode: Callable[[Any, bool], bytes],
+        decode: Callable[[bytes, bool], Any],
+    ) -> None:
+        self._encode = encode
+        self._decode = decode
+
+    def encode(self, value: Any, full_objects: bool) -> bytes:
+        try:
+            return self._encode(value, full_objects)
+        except Exception as exc:
+            raise VariantError(Error.ERR_INVALID_PARAMETER, f"cannot encode: {exc}") from exc
+
+    def decode(self, data: bytes, allow_objects: bool) -> tuple[Any, int]:
+        if len(data) < 4:
+            raise VariantError(Error.ERR_INVALID_DATA, "fewer than 4 bytes: no Variant header")
+        try:
+            return self._decode(data, allow_objects), len(data)
+        except Exception as exc:
+            raise VariantError(Error.ERR_INVALID_DATA, f"not a Variant: {exc}") from exc
 
 
 #: Python values that are never a Godot object or Dictionary.
