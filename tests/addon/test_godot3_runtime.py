@@ -1,0 +1,73 @@
+"""The Python classes inside a real Godot 3.2.3 with the real godot-python 0.50 runtime.
+
+Every check runs as GDScript (``tests/addon/godot3/*.gd``) in ``godot3-server``, calling
+the exposed Python classes the way a game does, against the engine's own DTLS classes.
+Each check script prints one ``CHECK`` line per check; each becomes one test here.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support.godot3_runtime import CheckRun, assemble_project, require_runtime, run_checks
+from support.godot_peer import free_udp_port
+
+pytestmark = pytest.mark.interop
+
+
+@pytest.fixture(scope="module")
+def engine_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    runtime = require_runtime()
+    return assemble_project(tmp_path_factory.mktemp("godot3-python") / "project", runtime)
+
+
+def _pki_args(pki: Any, other_pki: Any) -> dict[str, object]:
+    return {
+        "key": pki.key_path,
+        "cert": pki.cert_path,
+        "ca": pki.ca_path,
+        "other_ca": other_pki.ca_path,
+    }
+
+
+@pytest.fixture(scope="module")
+def python_client_run(engine_project: Path, pki: Any, other_pki: Any) -> CheckRun:
+    args = {"port": free_udp_port(), **_pki_args(pki, other_pki)}
+    return run_checks(engine_project, "python_client.gd", args)
+
+
+PYTHON_CLIENT_CHECKS = [
+    "native_server_started",
+    "adapter_loads",
+    "connect_returns_ok_handshaking",
+    "handshake_connects",
+    "status_changed_seen_from_gdscript",
+    "stats_name_the_cipher",
+    *[f"echo_{size}_bytes_exact_in_order" for size in (1, 2, 64, 1200, 4096, 16384)],
+    "put_var_ok",
+    "put_var_bytes_are_godot3_var2bytes",
+    "get_var_decodes_it",
+    "get_var_leaves_packet_error_ok",
+    "get_var_of_junk_is_null_with_invalid_data",
+    "disconnect_gives_disconnected",
+    "put_packet_after_disconnect_is_unconfigured",
+    "same_object_reconnects",
+    "reconnected_echo",
+    "wrong_name_is_hostname_mismatch",
+    "wrong_name_is_hostname_mismatch_is_final",
+    "untrusted_is_error",
+    "untrusted_is_error_is_final",
+]
+
+
+@pytest.mark.parametrize("check", PYTHON_CLIENT_CHECKS)
+def test_python_client_against_the_engines_server(python_client_run: CheckRun, check: str):
+    python_client_run.require(check)
+
+
+def test_python_client_script_ran_to_its_end(python_client_run: CheckRun):
+    assert python_client_run.done, "\n".join(python_client_run.output[-40:])
+    assert python_client_run.returncode == 0
