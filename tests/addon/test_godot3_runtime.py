@@ -71,3 +71,91 @@ def test_python_client_against_the_engines_server(python_client_run: CheckRun, c
 def test_python_client_script_ran_to_its_end(python_client_run: CheckRun):
     assert python_client_run.done, "\n".join(python_client_run.output[-40:])
     assert python_client_run.returncode == 0
+
+
+@pytest.fixture(scope="module")
+def python_server_run(engine_project: Path, pki: Any, other_pki: Any) -> CheckRun:
+    args = {"port": free_udp_port(), **_pki_args(pki, other_pki)}
+    return run_checks(engine_project, "python_server.gd", args)
+
+
+PYTHON_SERVER_CHECKS = [
+    "python_server_setup_with_engine_objects",
+    "engine_objects_survive_setup",
+    "second_setup_is_already_in_use",
+    "native_client_connects",
+    "native_client_echo_64",
+    "native_client_echo_1200",
+    "native_client_echo_16384",
+    "python_get_var_reads_native_put_var",
+    "native_get_var_reads_python_put_var",
+    "server_peer_sees_close_notify",
+    "python_to_python_connects",
+    "python_to_python_echo",
+    "three_native_clients_at_once_connect",
+    "three_native_clients_at_once_echo_their_own",
+    "three_python_clients_at_once_connect",
+    "three_python_clients_at_once_echo_their_own",
+    "cookie_exchange_peers_are_error",
+]
+
+
+@pytest.mark.parametrize("check", PYTHON_SERVER_CHECKS)
+def test_python_server_with_engine_and_python_clients(python_server_run: CheckRun, check: str):
+    python_server_run.require(check)
+
+
+def test_python_server_script_ran_to_its_end(python_server_run: CheckRun):
+    assert python_server_run.done, "\n".join(python_server_run.output[-40:])
+
+
+@pytest.fixture(scope="module")
+def bad_arguments_run(engine_project: Path, pki: Any, other_pki: Any) -> CheckRun:
+    args = {
+        "port": free_udp_port(),
+        "key": pki.key_path,
+        "cert": pki.cert_path,
+        "other_key": other_pki.key_path,
+    }
+    return run_checks(engine_project, "bad_arguments.gd", args)
+
+
+BAD_ARGUMENT_CHECKS = [
+    "connect_null_udp",
+    "connect_unconnected_udp",
+    "connect_hostname_int",
+    "connect_options_not_dictionary",
+    "connect_certificate_junk",
+    "connect_object_as_udp",
+    "connect_twice_is_already_in_use",
+    "too_many_arguments",
+    "too_few_arguments",
+    "put_packet_string",
+    "put_packet_disconnected",
+    "put_packet_empty_disconnected",
+    "get_packet_disconnected",
+    "get_available_packet_count_disconnected",
+    "get_var_disconnected",
+    "put_var_disconnected",
+    "accept_connection_bad_server_id",
+    "accept_connection_unknown_server",
+    "setup_null",
+    "setup_junk_pem",
+    "setup_key_not_text",
+    "setup_mismatched_key",
+    "setup_unknown_option",
+    "udp_survives_failing_calls",
+    "python_object_passed_to_itself",
+    "error_message_names_the_problem",
+]
+
+
+@pytest.mark.parametrize("check", BAD_ARGUMENT_CHECKS)
+def test_bad_arguments_get_an_error_never_an_exception(bad_arguments_run: CheckRun, check: str):
+    bad_arguments_run.require(check)
+
+
+def test_no_python_traceback_reached_the_engine(bad_arguments_run: CheckRun):
+    assert bad_arguments_run.done, "\n".join(bad_arguments_run.output[-40:])
+    joined = "\n".join(bad_arguments_run.output)
+    assert "Traceback" not in joined and "SCRIPT ERROR" not in joined, joined[-3000:]

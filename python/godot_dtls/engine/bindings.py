@@ -8,15 +8,13 @@ exceptions entirely, others then fall through to the native method of the same n
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import logging
 import traceback
 import weakref
-from typing import (
-    Any,
-    Callable,
-    TypeVar,
-)
+from typing import Any, Callable, Iterator, TypeVar
 
 from godot_dtls.api.dtls_peer import PacketPeerDTLS
 from godot_dtls.api.dtls_server import DTLSServer
@@ -33,6 +31,30 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 
 
 _RETURN_ERROR: Any = object()
+
+
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.into.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _library_errors() -> Iterator[list[str]]:
+    """The error lines godot_dtls logs during the block (objects without their own
+    ``get_last_error_message``, like DTLSServer, explain a refusal only there)."""
+    errors: list[str] = []
+    handler = _Collect(errors)
+    library_logger = logging.getLogger("godot_dtls")
+    library_logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        library_logger.removeHandler(handler)
 
 
 def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F]:
@@ -345,8 +367,14 @@ class ServerCore(_Core):
         """``{"key_pem": String, "certificate_pem": String}`` (chain leaf first), or any
         options Dictionary ``server_options`` reads (SNI, ALPN, resumption, PSK)."""
         self._message = ""
-        return int(self._server.setup(server_options(options, self.runtime)))
+        tls = server_options(options, self.runtime)
+        with _library_errors() as errors:
+            result = self._server.setup(tls)
+        if result != Error.OK:
+            self._message = f"{self.label}.setup: " + (errors[-1] if errors else result.name)
+        return int(result)
 
+    @_guarded(fallback=0)
     def get_server_id(self) -> int:
         return self.server_id
 

@@ -126,7 +126,12 @@ def _server(owner: Any) -> engine.ServerCore:
 
 
 class PeerMethods:
-    """PacketPeerDTLS's methods for Godot 3 scripts, plus the extensions."""
+    """PacketPeerDTLS's methods for Godot 3 scripts, plus the extensions.
+
+    Every method takes ``*extra``: godot-python passes whatever arguments a script gives,
+    and a Python arity error would abort the calling GDScript function; extra (or missing)
+    arguments reach the core instead, which answers ERR_INVALID_PARAMETER.
+    """
 
     # Read by GDScript as ``peer.STATUS_CONNECTED`` (instance get falls back to getattr).
     STATUS_DISCONNECTED = 0
@@ -136,64 +141,67 @@ class PeerMethods:
     STATUS_ERROR_HOSTNAME_MISMATCH = 4
 
     def connect_to_peer(
-        self, udp=None, validate_certs=True, for_hostname=None, valid_certificate=None
+        self, udp=None, validate_certs=True, for_hostname=None, valid_certificate=None, *extra
     ):
         """Godot 3's ``(udp, validate_certs := true, for_hostname := "", valid_certificate
         := null)``, or ``(udp, hostname: String, options: Dictionary)`` for the
         extensions (see ``godot_dtls.engine.client_options``)."""
-        return _peer(self).connect_to_peer_any(udp, validate_certs, for_hostname, valid_certificate)
+        core = _peer(self)
+        return core.connect_to_peer_any(
+            udp, validate_certs, for_hostname, valid_certificate, *extra
+        )
 
-    def accept_connection(self, server_id, udp):
+    def accept_connection(self, server_id=None, udp=None, *extra):
         """Server side: ``udp`` from UDPServer.take_connection() through the PyDTLSServer
         ``server_id``. HANDSHAKING, or ERROR after the cookie exchange (drop it)."""
-        return _peer(self).accept_connection(server_id, udp)
+        return _peer(self).accept_connection(server_id, udp, *extra)
 
-    def poll(self):
-        return _peer(self).poll()
+    def poll(self, *extra):
+        return _peer(self).poll(*extra)
 
-    def poll_and_drain(self):
+    def poll_and_drain(self, *extra):
         """``poll()``, then ``[status, packet, ...]``: every packet received, in one call."""
-        return _peer(self).poll_and_drain()
+        return _peer(self).poll_and_drain(*extra)
 
-    def get_status(self):
-        return _peer(self).get_status()
+    def get_status(self, *extra):
+        return _peer(self).get_status(*extra)
 
-    def disconnect_from_peer(self):
-        return _peer(self).disconnect_from_peer()
+    def disconnect_from_peer(self, *extra):
+        return _peer(self).disconnect_from_peer(*extra)
 
-    def put_packet(self, buffer):
-        return _peer(self).put_packet(buffer)
+    def put_packet(self, buffer=None, *extra):
+        return _peer(self).put_packet(buffer, *extra)
 
-    def get_packet(self):
-        return _peer(self).get_packet()
+    def get_packet(self, *extra):
+        return _peer(self).get_packet(*extra)
 
-    def get_available_packet_count(self):
-        return _peer(self).get_available_packet_count()
+    def get_available_packet_count(self, *extra):
+        return _peer(self).get_available_packet_count(*extra)
 
-    def get_packet_error(self):
-        return _peer(self).get_packet_error()
+    def get_packet_error(self, *extra):
+        return _peer(self).get_packet_error(*extra)
 
-    def put_var(self, value=None, full_objects=False):
+    def put_var(self, value=None, full_objects=False, *extra):
         """Godot 3's Variant encoding, so a native Godot 3 peer's ``get_var`` agrees."""
-        return _peer(self).put_var(value, full_objects)
+        return _peer(self).put_var(value, full_objects, *extra)
 
-    def get_var(self, allow_objects=False):
-        return _peer(self).get_var(allow_objects)
+    def get_var(self, allow_objects=False, *extra):
+        return _peer(self).get_var(allow_objects, *extra)
 
-    def get_last_error_message(self):
-        return _peer(self).get_last_error_message()
+    def get_last_error_message(self, *extra):
+        return _peer(self).get_last_error_message(*extra)
 
-    def get_stats(self):
+    def get_stats(self, *extra):
         """Counters and negotiated parameters (``cipher``, ``version``, ...): a Dictionary."""
-        return _peer(self).get_stats()
+        return _peer(self).get_stats(*extra)
 
-    def is_session_resumed(self):
-        return _peer(self).is_session_resumed()
+    def is_session_resumed(self, *extra):
+        return _peer(self).is_session_resumed(*extra)
 
-    def get_alpn_protocol(self):
-        return _peer(self).get_alpn_protocol()
+    def get_alpn_protocol(self, *extra):
+        return _peer(self).get_alpn_protocol(*extra)
 
-    def get_backend(self):
+    def get_backend(self, *extra):
         return RUNTIME.name
 
     def _notification(self, what):
@@ -209,17 +217,17 @@ class ServerMethods:
     the object, because an object passed back in arrives as a new wrapper of its native
     class, without its Python state."""
 
-    def setup(self, options):
+    def setup(self, options=None, *extra):
         """``{"key_pem": String, "certificate_pem": String}`` (or engine X509Certificate /
         CryptoKey objects), plus ``sni``, ``alpn``, ``session_resumption``, or mode
         ``server_psk`` (see ``godot_dtls.engine.server_options``); an Error int."""
-        return _server(self).setup(options)
+        return _server(self).setup(options, *extra)
 
-    def get_server_id(self):
-        return _server(self).get_server_id()
+    def get_server_id(self, *extra):
+        return _server(self).get_server_id(*extra)
 
-    def get_last_error_message(self):
-        return _server(self).get_last_error_message()
+    def get_last_error_message(self, *extra):
+        return _server(self).get_last_error_message(*extra)
 
-    def get_backend(self):
+    def get_backend(self, *extra):
         return RUNTIME.name
