@@ -107,6 +107,7 @@ def test_python_server_with_engine_and_python_clients(python_server_run: CheckRu
 
 def test_python_server_script_ran_to_its_end(python_server_run: CheckRun):
     assert python_server_run.done, "\n".join(python_server_run.output[-40:])
+    assert python_server_run.returncode == 0
 
 
 @pytest.fixture(scope="module")
@@ -157,5 +158,34 @@ def test_bad_arguments_get_an_error_never_an_exception(bad_arguments_run: CheckR
 
 def test_no_python_traceback_reached_the_engine(bad_arguments_run: CheckRun):
     assert bad_arguments_run.done, "\n".join(bad_arguments_run.output[-40:])
+    assert bad_arguments_run.returncode == 0
     joined = "\n".join(bad_arguments_run.output)
     assert "Traceback" not in joined and "SCRIPT ERROR" not in joined, joined[-3000:]
+
+
+@pytest.fixture(scope="module")
+def reload_run(engine_project: Path) -> CheckRun:
+    return run_checks(engine_project, "reload.gd", {})
+
+
+RELOAD_CHECKS = [
+    "load_new_free_20_times",
+    "server_load_new_free_20_times",
+    "peer_and_server_alternating",
+    "load_free_load_without_new",
+    "instance_kept_while_loading_again",
+    "preload_20_times",
+    "script_reload",
+    "scene_change_20_times",
+]
+
+
+@pytest.mark.parametrize("check", RELOAD_CHECKS)
+def test_scripts_load_again_however_often(reload_run: CheckRun, check: str):
+    reload_run.require(check)
+
+
+def test_reload_script_ran_to_its_end(reload_run: CheckRun):
+    assert reload_run.done, "\n".join(reload_run.output[-40:])
+    assert reload_run.returncode == 0
+    assert "doesn't expose any class" not in "\n".join(reload_run.output)
