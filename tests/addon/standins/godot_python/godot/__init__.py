@@ -260,8 +260,10 @@ class Dictionary:
     def __iter__(self) -> Iterator[Any]:
         return iter(self._items)
 
-    def keys(self) -> Any:
-        return self._items.keys()
+    def keys(self) -> Array:
+        # Godot's Dictionary.keys() returns an Array (godot-python 0.50
+        # generation/builtins_templates/dictionary.tmpl.pxi: render_method("keys")).
+        return Array(list(self._items))
 
     def items(self) -> Any:
         return self._items.items()
