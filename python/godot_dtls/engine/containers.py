@@ -96,6 +96,6 @@ def is_engine_array(value: Any) -> bool:
     A String or a byte array also supports ``[]`` and must not be read as a list of names.
     """
     name = type(value).__name__
-    return name == "Array" or name.startswith("Array[") or name.endswith(
-        ("StringArray", "TypedArray")
+    return (
+        name == "Array" or name.startswith("Array[") or name.endswith(("StringArray", "TypedArray"))
     )
