@@ -197,7 +197,7 @@ def test_server_facade_has_the_dtls_server_methods() -> None:
 def test_facades_call_only_what_the_python_adapters_define() -> None:
     """The facades call the adapters by name; a renamed adapter method would only show as
     a call error inside Godot, so compare the names here."""
-    maiself = ADAPTERS / "godot_python_extension" / "__init__.py"
+    maiself = ADAPTERS / "godot_python_extension" / "extension_classes.py"
     py4godot_peer = ADAPTERS / "py4godot" / "PyPacketPeerDTLS.py"
     py4godot_server = ADAPTERS / "py4godot" / "PyDTLSServer.py"
     if not (maiself.is_file() and py4godot_peer.is_file() and py4godot_server.is_file()):
@@ -290,7 +290,7 @@ def test_facades_have_the_extension_methods_with_their_types() -> None:
     ):
         assert getters <= python_methods(adapter, "PyPacketPeerDTLS"), adapter.name
     assert getters <= python_methods(
-        ADAPTERS / "godot_python_extension" / "__init__.py", "PyPacketPeerDTLS"
+        ADAPTERS / "godot_python_extension" / "extension_classes.py", "PyPacketPeerDTLS"
     )
 
 
