@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import pytest
 
-from godot_dtls import Status
+from godot_dtls import Error, Status
 from godot_dtls.tools.serve import EchoServer
 from support.adapter_runtimes import (
     MAISELF_PACKAGE,
@@ -183,3 +183,11 @@ def test_stats_come_back_as_a_godot_dictionary(mai: Runtime, pki: Any, echo: Ech
     stats = mai.call(peer, "get_stats")
     assert isinstance(stats, mai.dictionary_type)
     assert to_python(stats)["version"] == "DTLSv1.2"
+
+
+def test_put_packet_reads_the_bytes_in_every_build(mai: Runtime) -> None:
+    """The byte conversion alone, before any String is involved: an unconnected peer
+    refuses the packet for being unconnected, not for a failed conversion."""
+    peer = mai.new(mai.peer_cls)
+    assert mai.call(peer, "put_packet", mai.make_bytes(b"early")) == int(Error.ERR_UNCONFIGURED)
+    assert not any("RecursionError" in message for message in mai.errors())
