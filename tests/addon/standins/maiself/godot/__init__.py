@@ -106,8 +106,9 @@ RECURSING_BUFFER = "0e6be29..83661eb"
 #: d01a302 (2026-03-19), master HEAD.
 BUFFER_PROTOCOL = "d01a302"
 BUILDS = (ALPHA_2023, RECURSING_BUFFER, BUFFER_PROTOCOL)
-#: The build modelled; set with :func:`_configure` before importing an adapter.
-BUILD = BUFFER_PROTOCOL
+#: The build modelled; set with :func:`_configure` before importing an adapter (until
+#: then nothing of the later builds is there).
+BUILD = ALPHA_2023
 
 #: ``(major, minor, patch)`` that ``Engine.get_version_info()`` reports.
 ENGINE_VERSION = (4, 3, 0)
@@ -391,25 +392,20 @@ def _buffer_bytes(self: PackedByteArray) -> bytes:
 
 
 def _configure(build: str = BUFFER_PROTOCOL, engine_version: tuple[int, int, int] = (4, 3, 0)):
-    """Model ``build`` (one of :data:`BUILDS`) and the Godot version; call before importing
-    an adapter, which picks its byte conversion once at import."""
-    global BUILD, ENGINE_VERSION
+    """Model ``build`` (one of :data:`BUILDS`) and the Godot version. Call once per load of
+    the stand-in, before importing an adapter (which picks its byte conversion at import):
+    registering Dictionary as a Mapping cannot be undone."""
+    global BUILD, ENGINE_VERSION, _configured
     if build not in BUILDS:
         raise ValueError(f"unknown build {build!r}")
+    if _configured:
+        raise RuntimeError("the maiself stand-in is configured once per load")
+    _configured = True
     BUILD = build
     ENGINE_VERSION = engine_version
-    for name in ("__buffer__", "__bytes__"):
-        if name in vars(PackedByteArray):
-            delattr(PackedByteArray, name)
-    module = sys.modules[__name__]
     if build == ALPHA_2023:
         # The alpha's embedded variant_types.py has no __buffer__, no Mapping registration
         # and no String.__len__ (len() raises TypeError, an empty String is truthy).
-        if "__len__" in vars(String):
-            delattr(String, "__len__")
-        if hasattr(module, "writable_memoryview"):
-            delattr(module, "writable_memoryview")
-        _restore_builtins()
         return
     collections.abc.Mapping.register(Dictionary)  # variant_types.py, since 0e6be29
     Dictionary.items = lambda self: ((key, self[key]) for key in self.keys())  # type: ignore[attr-defined]
@@ -421,17 +417,10 @@ def _configure(build: str = BUFFER_PROTOCOL, engine_version: tuple[int, int, int
         builtins.memoryview = _MemoryviewPolyfill  # type: ignore[misc]
     if build == BUFFER_PROTOCOL:
         String.__len__ = String.length  # type: ignore[attr-defined]  # variant_types.py, d01a302
-        module.writable_memoryview = _writable_memoryview  # type: ignore[attr-defined]
-    else:
-        if "__len__" in vars(String):
-            delattr(String, "__len__")
-        if hasattr(module, "writable_memoryview"):
-            delattr(module, "writable_memoryview")
+        sys.modules[__name__].writable_memoryview = _writable_memoryview  # type: ignore[attr-defined]
 
 
-def _restore_builtins() -> None:
-    """Test helper: undo the ``memoryview`` polyfill of :func:`_configure`."""
-    builtins.memoryview = _REAL_MEMORYVIEW  # type: ignore[misc]
+_configured = False
 
 
 # ------------------------------------------------------------------------ declarations
@@ -816,6 +805,3 @@ def _gd_call(obj: Any, name: str, *args: Any) -> CallResult:
         builtins.str(engine_value) if isinstance(engine_value, StringName) else engine_value,
         CallError.CALL_OK,
     )
-
-
-_configure(BUILD)
