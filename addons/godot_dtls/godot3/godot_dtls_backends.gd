@@ -114,7 +114,9 @@ static func key_log_path(path: String) -> String:
 
 # The error a facade reports when the engine backend is asked for extension options it
 # cannot honour; features names each key for people.
-static func engine_refusal(method: String, keys: Array, features: Dictionary, engine_class: String) -> String:
+static func engine_refusal(
+	method: String, keys: Array, features: Dictionary, engine_class: String
+) -> String:
 	var names := PoolStringArray()
 	for key in keys:
 		names.append(str(features.get(key, key)))

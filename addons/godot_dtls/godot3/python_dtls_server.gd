@@ -1,5 +1,5 @@
-extends Reference
 class_name PythonDTLSServer
+extends Reference
 # Godot 3: a DTLS server with the methods of DTLSServer, run by godot-dtls (Python,
 # through godot-python 0.50) when Python is loaded, else by the engine's own DTLSServer.
 #

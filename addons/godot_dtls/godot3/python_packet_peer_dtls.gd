@@ -1,5 +1,5 @@
+class_name PythonPacketPeerDTLS  # gdlint:ignore = max-public-methods
 extends Reference
-class_name PythonPacketPeerDTLS
 # Godot 3: a DTLS 1.2 peer with the methods of PacketPeerDTLS, run by godot-dtls (Python on
 # pyOpenSSL, through godot-python 0.50) when Python is loaded, else by the engine's own
 # PacketPeerDTLS (Android and HTML5 exports have no Python). get_backend() tells which.
@@ -93,7 +93,9 @@ var _extras := {}
 # project setting godot_dtls/runtime/prefer_backend (default auto). adopted_peer is for
 # PythonDTLSServer: it wraps a peer the server made (with its UDP peer, adopted_udp)
 # instead of making a new one.
-func _init(prefer_backend: String = "", adopted_peer: Object = null, adopted_udp: PacketPeerUDP = null) -> void:
+func _init(
+	prefer_backend: String = "", adopted_peer: Object = null, adopted_udp: PacketPeerUDP = null
+) -> void:
 	if adopted_peer != null:
 		_adopt(adopted_peer, adopted_udp)
 		return
@@ -130,12 +132,19 @@ func _init(prefer_backend: String = "", adopted_peer: Object = null, adopted_udp
 # the status STATUS_HANDSHAKING, else an error (ERR_INVALID_PARAMETER for an unconnected
 # peer or a bad extension value, ERR_ALREADY_IN_USE while a connection is live,
 # ERR_UNAVAILABLE when extensions were set but the engine backend runs).
-func connect_to_peer(packet_peer: PacketPeerUDP, validate_certs := true, for_hostname := "", valid_certificate: X509Certificate = null) -> int:
+func connect_to_peer(
+	packet_peer: PacketPeerUDP,
+	validate_certs := true,
+	for_hostname := "",
+	valid_certificate: X509Certificate = null
+) -> int:
 	var result: int
 	if _engine_peer != null:
 		if not _extras.empty():
 			return _refuse_on_engine("connect_to_peer", _extras.keys())
-		result = _engine_peer.connect_to_peer(packet_peer, validate_certs, for_hostname, valid_certificate)
+		result = _engine_peer.connect_to_peer(
+			packet_peer, validate_certs, for_hostname, valid_certificate
+		)
 	elif _py != null:
 		var options := {"mode": "client", "trusted_chain_pem": ""}
 		if not validate_certs:
@@ -317,7 +326,10 @@ func put_var(value, full_objects := false) -> int:
 		push_error(_last_error)
 		return ERR_INVALID_DATA
 	if encoded.size() > ENCODE_BUFFER_MAX_SIZE:
-		_last_error = "put_var: encoded value is %d bytes, more than %d" % [encoded.size(), ENCODE_BUFFER_MAX_SIZE]
+		_last_error = (
+			"put_var: encoded value is %d bytes, more than %d"
+			% [encoded.size(), ENCODE_BUFFER_MAX_SIZE]
+		)
 		push_error(_last_error)
 		return ERR_OUT_OF_MEMORY
 	return put_packet(encoded)
@@ -403,7 +415,8 @@ func _adopt(peer: Object, udp_peer: PacketPeerUDP = null) -> void:
 # The Python peer's status, read across the boundary (STATUS_ERROR if the call failed).
 func _python_status() -> int:
 	var status = _py.get_status()
-	if typeof(status) == TYPE_INT and status >= STATUS_DISCONNECTED and status <= STATUS_ERROR_HOSTNAME_MISMATCH:
+	var known: bool = status in [0, 1, 2, 3, 4]
+	if typeof(status) == TYPE_INT and known:
 		return status
 	return STATUS_ERROR
 

@@ -58,8 +58,9 @@ def _library_errors() -> Iterator[list[str]]:
 
 
 def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F]:
-    """Retain the arguments, then catch every exception of a core method: log it,
-    remember it, return an Error int.
+    """Pass every argument through ``Runtime.receive`` (runtime strings become ``str``,
+    engine objects get the reference the runtime needs), then catch every exception of a
+    core method: log it, remember it, return an Error int.
 
     Wrong argument types (``TypeError``, ArgumentError) and bad values (``ValueError``,
     e.g. a PEM that does not parse) give ERR_INVALID_PARAMETER, anything else FAILED with
@@ -74,8 +75,8 @@ def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any) -> Any:
             try:
-                self.runtime.keep(*args)  # first, so that no path can skip it
-                return method(self, *args)
+                received = [self.runtime.receive(arg) for arg in args]  # first: no path skips it
+                return method(self, *received)
             except Exception as exc:
                 expected = isinstance(exc, (TypeError, ValueError))
                 error = Error.ERR_INVALID_PARAMETER if expected else Error.FAILED
@@ -221,6 +222,21 @@ class PeerCore(_Core):
         self._peer = self._watch(peer)
         if peer.get_status() != previous:
             self._status_changed(peer.get_status())
+        return int(Error.OK)
+
+    @_guarded()
+    def recycle(self) -> int:
+        """Close and forget the connection, so the object can serve a new script object.
+
+        For runtimes that never free a script object (py4godot): the facades keep such
+        objects in a pool instead of making a new one per connection. A connected peer
+        says close_notify first, as the engine's does when its last reference goes; the
+        state is then as after creation (no stats, messages or UDP peer of the last user).
+        """
+        self._peer.disconnect_from_peer()
+        self._peer = self._watch(PacketPeerDTLS())
+        self._message = ""
+        self._seen_peer_message = ""
         return int(Error.OK)
 
     @_guarded()
@@ -377,6 +393,18 @@ class ServerCore(_Core):
     @_guarded(fallback=0)
     def get_server_id(self) -> int:
         return self.server_id
+
+    @_guarded()
+    def recycle(self) -> int:
+        """Forget the setup, so the object can serve a new script object (see
+        ``PeerCore.recycle``): a new DTLSServer under a new id; peers already taken keep
+        their connections, and the old id names no server any more."""
+        _servers.pop(self.server_id, None)
+        self._server = DTLSServer()
+        self.server_id = next(_server_ids)
+        _servers[self.server_id] = self._server
+        self._message = ""
+        return int(Error.OK)
 
     @_guarded(fallback=None)
     def take_connection(self, udp: Any, new_peer: Callable[[], Any]) -> Any:
