@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography import x509
 
+from godot_dtls.core.verification import pin_text, spki_sha256
 from support.godot3_runtime import CheckRun, assemble_project, require_runtime, run_checks
-from support.godot_peer import free_udp_port
+from support.godot_peer import free_udp_port, require_godot3
 
 pytestmark = pytest.mark.interop
 
@@ -189,3 +191,81 @@ def test_reload_script_ran_to_its_end(reload_run: CheckRun):
     assert reload_run.done, "\n".join(reload_run.output[-40:])
     assert reload_run.returncode == 0
     assert "doesn't expose any class" not in "\n".join(reload_run.output)
+
+
+@pytest.fixture(scope="module")
+def engine_only_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Godot 3 project without Python, as an Android or HTML5 export runs it."""
+    require_godot3()
+    return assemble_project(tmp_path_factory.mktemp("godot3-no-python") / "project", None)
+
+
+def _spki_pin(pki: Any) -> str:
+    leaf = x509.load_pem_x509_certificate(pki.server_cert.cert_chain_pems[0].bytes())
+    return pin_text(spki_sha256(leaf))
+
+
+@pytest.fixture(scope="module", params=["python", "engine"])
+def facade_run(
+    request: pytest.FixtureRequest, pki: Any, tmp_path_factory: pytest.TempPathFactory
+) -> CheckRun:
+    python = request.param == "python"
+    project = (
+        request.getfixturevalue("engine_project")
+        if python
+        else request.getfixturevalue("engine_only_project")
+    )
+    args = {
+        "port": free_udp_port(),
+        "port2": free_udp_port(),
+        "key": pki.key_path,
+        "cert": pki.cert_path,
+        "ca": pki.ca_path,
+        # A real name mismatch is 4 on the Python backend, 3 on Godot 3's own class.
+        "backend": "python:godot-python" if python else "engine:PacketPeerDTLS",
+        "mismatch": 4 if python else 3,
+        "pin": _spki_pin(pki) if python else "",
+    }
+    run = run_checks(project, "facade.gd", args)
+    run.backend = request.param  # type: ignore[attr-defined]
+    return run
+
+
+FACADE_CHECKS = [
+    "peer_backend",
+    "status_constants_match_the_engine",
+    "count_when_disconnected_is_0",
+    "put_packet_when_disconnected_is_unconfigured",
+    "client_connects",
+    "status_changed_signal",
+    "echo_byte_exact",
+    "burst_in_order",
+    "native_get_var_reads_facade_put_var",
+    "facade_get_var_reads_native_put_var",
+    "get_var_packet_error_ok",
+    "disconnected",
+    "wrong_name_status",
+    "server_backend",
+    "server_setup",
+    "native_client_to_server_facade",
+    "server_facade_echo",
+    "server_facade_cookie_peer_is_error",
+]
+
+
+@pytest.mark.parametrize("check", FACADE_CHECKS)
+def test_godot3_facades_on_both_backends(facade_run: CheckRun, check: str):
+    facade_run.require(check)
+
+
+def test_backend_specific_facade_checks(facade_run: CheckRun):
+    if facade_run.backend == "python":  # type: ignore[attr-defined]
+        facade_run.require("pinned_key_connects_without_ca")
+        facade_run.require("wrong_pin_fails_even_with_trusted_ca")
+    else:
+        facade_run.require("extensions_refused_on_engine")
+    assert facade_run.done and facade_run.returncode == 0, "\n".join(facade_run.output[-40:])
+    backend_lines = [
+        line for line in facade_run.output if line.startswith("godot-dtls: DTLS runs on")
+    ]
+    assert len(backend_lines) == 1, backend_lines  # the choice is logged, once
