@@ -14,6 +14,9 @@ import pytest
 from cryptography import x509
 
 from godot_dtls.core.verification import pin_text, spki_sha256
+from godot_dtls.tools.bench.procs import godot_env
+from godot_dtls.tools.godot3.export import export_game, preset_text
+from godot_dtls.tools.processes import ManagedProcess
 from support.godot3_runtime import CheckRun, assemble_project, require_runtime, run_checks
 from support.godot_peer import free_udp_port, require_godot3
 
@@ -269,3 +272,61 @@ def test_backend_specific_facade_checks(facade_run: CheckRun):
         line for line in facade_run.output if line.startswith("godot-dtls: DTLS runs on")
     ]
     assert len(backend_lines) == 1, backend_lines  # the choice is logged, once
+
+
+MAIN_SCENE = """[gd_scene load_steps=2 format=2]
+
+[ext_resource path="res://checks/export_game.gd" type="Script" id=1]
+
+[node name="Main" type="Node"]
+script = ExtResource( 1 )
+"""
+
+
+@pytest.fixture(scope="module")
+def exported_game_run(tmp_path_factory: pytest.TempPathFactory, pki: Any) -> CheckRun:
+    """A game exported with --export-pack and laid out by export_game, started from
+    another working directory through its launcher."""
+    runtime = require_runtime()
+    root = tmp_path_factory.mktemp("godot3-export")
+    project = assemble_project(
+        root / "project",
+        runtime,
+        name="exported_game",
+        settings={"application": {"run/main_scene": '"res://main.tscn"'}},
+    )
+    (project / "main.tscn").write_text(MAIN_SCENE, encoding="utf-8")
+    (project / "export_presets.cfg").write_text(preset_text(), encoding="utf-8")
+    game = export_game(project, root / "game", require_godot3())
+    args = {"port": free_udp_port(), "key": pki.key_path, "cert": pki.cert_path, "ca": pki.ca_path}
+    command = [str(game.launcher), "--", *(f"{key}={value}" for key, value in args.items())]
+    process = ManagedProcess(command, name="exported-game", env=godot_env())
+    with process:
+        process.wait(90.0)
+    run = CheckRun(
+        output=process.stdout_lines + process.stderr_lines, returncode=process.returncode
+    )
+    for line in process.stdout_lines:
+        parts = line.split(" ", 3)
+        if parts[0] == "CHECK" and len(parts) >= 3:
+            run.checks[parts[1]] = (parts[2] == "PASS", parts[3] if len(parts) > 3 else "")
+        run.done = run.done or line == "DONE"
+    run.game = game  # type: ignore[attr-defined]
+    return run
+
+
+@pytest.mark.parametrize(
+    "check", ["exported_backend_is_python", "exported_game_connects", "exported_game_echoes"]
+)
+def test_exported_game_runs_the_python_class(exported_game_run: CheckRun, check: str):
+    exported_game_run.require(check)
+
+
+def test_exported_game_layout(exported_game_run: CheckRun):
+    game = exported_game_run.game  # type: ignore[attr-defined]
+    assert exported_game_run.done and exported_game_run.returncode == 0
+    assert (game.folder / "addons/pythonscript/x11-64/libpythonscript.so").is_file()
+    assert (game.folder / "addons/godot_dtls/python/godot_python/packet_peer_dtls.py").is_file()
+    assert (game.folder / "lib/godot_dtls/__init__.py").is_file()
+    assert not any(game.folder.rglob("config-3.*"))  # the static libpython is left out
+    assert game.pack.stat().st_size < 1024 * 1024  # the pack holds the game, not Python

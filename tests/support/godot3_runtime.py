@@ -74,6 +74,19 @@ class CheckRun:
     checks: dict[str, tuple[bool, str]] = field(default_factory=dict)
     done: bool = False
 
+    @classmethod
+    def parse(cls, stdout: list[str], stderr: list[str], returncode: int | None) -> CheckRun:
+        """The CHECK and DONE lines of a finished run."""
+        run = cls(output=stdout + [f"[stderr] {line}" for line in stderr], returncode=returncode)
+        for line in stdout:
+            if line == "DONE":
+                run.done = True
+            elif line.startswith("CHECK "):
+                parts = line.split(" ", 3)
+                if len(parts) >= 3:
+                    run.checks[parts[1]] = (parts[2] == "PASS", parts[3] if len(parts) > 3 else "")
+        return run
+
     def require(self, name: str) -> None:
         """Fail the test unless check ``name`` printed PASS."""
         tail = "\n".join(self.output[-40:])
@@ -92,13 +105,4 @@ def run_checks(
             returncode: int | None = process.wait(timeout)
         except GodotError:  # still running at the deadline: the checks tell what hung
             returncode = None
-    output = process.stdout_lines + [f"[stderr] {line}" for line in process.stderr_lines]
-    run = CheckRun(output=output, returncode=returncode)
-    for line in process.stdout_lines:
-        if line == "DONE":
-            run.done = True
-        elif line.startswith("CHECK "):
-            parts = line.split(" ", 3)
-            if len(parts) >= 3:
-                run.checks[parts[1]] = (parts[2] == "PASS", parts[3] if len(parts) > 3 else "")
-    return run
+    return CheckRun.parse(process.stdout_lines, process.stderr_lines, returncode)
