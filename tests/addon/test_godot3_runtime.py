@@ -303,14 +303,7 @@ def exported_game_run(tmp_path_factory: pytest.TempPathFactory, pki: Any) -> Che
     process = ManagedProcess(command, name="exported-game", env=godot_env())
     with process:
         process.wait(90.0)
-    run = CheckRun(
-        output=process.stdout_lines + process.stderr_lines, returncode=process.returncode
-    )
-    for line in process.stdout_lines:
-        parts = line.split(" ", 3)
-        if parts[0] == "CHECK" and len(parts) >= 3:
-            run.checks[parts[1]] = (parts[2] == "PASS", parts[3] if len(parts) > 3 else "")
-        run.done = run.done or line == "DONE"
+    run = CheckRun.parse(process.stdout_lines, process.stderr_lines, process.returncode)
     run.game = game  # type: ignore[attr-defined]
     return run
 

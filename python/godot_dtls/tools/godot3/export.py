@@ -139,9 +139,8 @@ def export_game(
     _copy_tree(runtime, out / "addons" / "pythonscript" / "x11-64")
     for config in (out / "addons" / "pythonscript" / "x11-64" / "lib").glob("python3.*/config-3.*"):
         shutil.rmtree(config)  # the static libpython and its build files: not run
-    _copy_tree(
-        project / "addons" / "godot_dtls" / "python", out / "addons" / "godot_dtls" / "python"
-    )
+    adapters = Path("addons") / "godot_dtls" / "python"
+    _copy_tree(project / adapters, out / adapters)
     if (project / "lib").is_dir():
         _copy_tree(project / "lib", out / "lib")
     launcher = out / "run.sh"
