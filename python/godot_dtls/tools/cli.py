@@ -11,6 +11,7 @@ from godot_dtls.api.errors import Error
 
 from .bench import add_bench_arguments, run_bench_command
 from .fuzz import add_fuzz_parser
+from .godot3.command import add_godot3_parser
 from .impairment import add_proxy_parser
 from .presets import add_check_presets_command
 
@@ -137,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_proxy_parser(commands)
     add_check_presets_command(commands)
     add_fuzz_parser(commands)
+    add_godot3_parser(commands)
     bench = commands.add_parser("bench", help="benchmark against Godot 3.2.3's own DTLS")
     add_bench_arguments(bench)
     bench.set_defaults(handler=run_bench_command)

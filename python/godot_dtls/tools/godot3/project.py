@@ -21,6 +21,8 @@ import os
 import shutil
 from pathlib import Path
 
+from godot_dtls.tools.presets.config_file import parse_config
+
 from .runtime import Runtime
 
 __all__ = [
@@ -28,6 +30,7 @@ __all__ = [
     "install_addon",
     "install_package",
     "install_runtime",
+    "register_runtime",
     "write_project_file",
 ]
 
@@ -149,7 +152,7 @@ def write_project_file(
     if main_scene:
         sections["application"]["run/main_scene"] = f'"{main_scene}"'
     if python:
-        sections["gdnative"] = {"singletons": '[ "res://pythonscript.gdnlib" ]'}
+        sections["gdnative"] = {"singletons": f'[ "{GDNLIB_PATH}" ]'}
     for section, values in (settings or {}).items():
         sections.setdefault(section, {}).update(values)
     lines = ["config_version=4", ""]
@@ -161,6 +164,34 @@ def write_project_file(
     path = project / "project.godot"
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
+
+
+GDNLIB_PATH = "res://pythonscript.gdnlib"
+
+
+def register_runtime(project: Path) -> bool:
+    """List godot-python as a GDNative singleton in an existing ``project.godot``.
+
+    Returns False when it already was. The file is only appended to (a new ``[gdnative]``
+    section): a project that lists other singletons already is refused with a message
+    rather than rewritten, since Godot's config format cannot be merged by appending.
+    """
+    path = project / "project.godot"
+    text = path.read_text(encoding="utf-8")
+    document = parse_config(text)
+    singletons = document.get_value("gdnative", "singletons")
+    if singletons is not None:
+        if GDNLIB_PATH in list(singletons):
+            return False
+        raise OSError(
+            f'{path} lists other GDNative singletons: add "{GDNLIB_PATH}" to '
+            "Project Settings > GDNative > Singletons"
+        )
+    separator = "" if text.endswith("\n") else "\n"
+    path.write_text(
+        f'{text}{separator}\n[gdnative]\n\nsingletons=[ "{GDNLIB_PATH}" ]\n', encoding="utf-8"
+    )
+    return True
 
 
 def relative_to_project(project: Path, path: Path) -> str:
