@@ -233,8 +233,14 @@ func poll() -> void:
 		var drained = _py.poll_and_drain()
 		if typeof(drained) == TYPE_ARRAY and drained.size() > 0 and typeof(drained[0]) == TYPE_INT:
 			_status = drained[0]
-			for index in range(1, drained.size()):
-				_packets.append(drained[index])
+			if _packets.empty():
+				# The usual case (the last poll's packets were all read): keep the new
+				# Array itself instead of copying it packet by packet.
+				drained.pop_front()
+				_packets = drained
+			else:
+				for index in range(1, drained.size()):
+					_packets.append(drained[index])
 		else:
 			_status = STATUS_ERROR
 	_refresh_status()
@@ -269,9 +275,11 @@ func put_packet(buffer: PoolByteArray) -> int:
 	if _engine_peer != null:
 		result = _engine_peer.put_packet(buffer)
 	elif _py != null:
-		result = Backends.to_error(_py.put_packet(buffer))
-		if result != OK:
-			_status = _python_status()
+		var answer = _py.put_packet(buffer)
+		if typeof(answer) == TYPE_INT and answer == OK:
+			return OK  # sent: the status did not change, there is nothing to announce
+		result = Backends.to_error(answer)
+		_status = _python_status()
 	else:
 		return _unavailable("put_packet")
 	_refresh_status()
@@ -281,18 +289,18 @@ func put_packet(buffer: PoolByteArray) -> int:
 # Takes the next received packet (empty when there is none); its error is then in
 # get_packet_error().
 func get_packet() -> PoolByteArray:
+	if _py != null and not _packets.empty():
+		# A packet poll() took: no call into Python, and the status did not change.
+		_packet_error = OK
+		return _packets.pop_front()
 	var packet := PoolByteArray()
 	if _engine_peer != null:
 		packet = _engine_peer.get_packet()
 		_packet_error = _engine_peer.get_packet_error()
 	elif _py != null:
-		if not _packets.empty():
-			packet = _packets.pop_front()
-			_packet_error = OK
-		else:
-			packet = Backends.to_bytes(_py.get_packet())
-			_packet_error = Backends.to_error(_py.get_packet_error())
-			_status = _python_status()
+		packet = Backends.to_bytes(_py.get_packet())
+		_packet_error = Backends.to_error(_py.get_packet_error())
+		_status = _python_status()
 	else:
 		_packet_error = _unavailable("get_packet")
 	_refresh_status()
