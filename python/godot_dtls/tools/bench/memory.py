@@ -10,8 +10,10 @@ peers connect, and with every peer connected) into KiB per peer:
 - ``python_large``: Python's larger blocks, which pymalloc hands to malloc;
 - ``c_heap``: malloc in use apart from Python's large blocks and tracemalloc's own
   tables (OpenSSL's SSL objects and buffers, cffi's, the kernel-facing libc state);
-- ``rss``: the resident set, also less tracemalloc's tables; ``unaccounted`` is what RSS
-  holds beyond the three (allocator slack, page granularity, freed but kept memory).
+- ``rss``: the resident set, also less tracemalloc's tables; ``unaccounted`` is RSS less
+  the three: above 0 allocator slack, page granularity, memory freed but kept; below 0
+  memory allocated but never touched (malloc'd buffers whose pages were never written
+  are not resident).
 
 Only the standard library and ``/proc``; ``mallinfo2`` needs glibc 2.33 or later (None
 elsewhere).

@@ -516,11 +516,12 @@ def _format_memory(memory: Any) -> list[str]:
     lines = [
         "",
         f"Memory of one connected peer on the godot-dtls server ({memory.get('peers')} peers,"
-        " tracemalloc on; its own tables taken out), KiB per peer:",
-        f"  RSS {kib('rss')} = C heap (malloc: OpenSSL, cffi) {kib('c_heap')}"
-        f" + Python objects (pymalloc) {kib('python_small')}"
-        f" + Python's large blocks (malloc) {kib('python_large')}"
-        f" + unaccounted {kib('unaccounted')}",
+        " tracemalloc on, its own tables taken out), KiB per peer:",
+        f"  resident (RSS) {kib('rss')}; allocated: C heap {kib('c_heap')} (malloc in use"
+        f" apart from Python's: OpenSSL, cffi), Python objects {kib('python_small')}"
+        f" (pymalloc), Python's large blocks {kib('python_large')} (malloc)",
+        f"  RSS less allocated: {kib('unaccounted')} (below 0: allocated but never touched,"
+        " so never resident, e.g. record buffers)",
     ]
     top = memory.get("top_python_lines") or []
     if top:
@@ -546,8 +547,11 @@ def _format_crowd(crowd: Any) -> list[str]:
         f" clients): {crowd.get('connected')} connected, all handshakes in"
         f" {_number(crowd.get('handshake_all_s'), 's')} s, echo"
         f" {_number(crowd.get('echo_pps'), 'pps')} pkt/s, server RSS per peer"
-        f" {_number(per_peer, 'kib')} KiB, UDP rcvbuf drops"
-        f" {_number(crowd.get('udp_rcvbuf_drops'), 'count')}",
+        f" {_number(per_peer, 'kib')} KiB",
+        f"  server CPU {_number(_get(crowd, 'server_result', 'cpu_s'), 's')} s in"
+        f" {_number((_get(crowd, 'server_result', 'elapsed_ms') or 0) / 1000.0, 's')} s;"
+        f" UDP rcvbuf drops {_number(crowd.get('udp_rcvbuf_drops'), 'count')}, client"
+        f" retransmissions {_number(crowd.get('client_retransmissions'), 'count')}",
     ]
 
 
