@@ -76,8 +76,10 @@ var _backend := Backends.NO_BACKEND
 var _udp: PacketPeerUDP = null
 # Python backend: the status as of the last call into Python.
 var _status := STATUS_DISCONNECTED
-# Python backend: packets taken by poll() and not yet read.
+# Python backend: the packets the last poll() took, read from _packet_index on (an index,
+# not pop_front(): that moves every packet behind the one taken).
 var _packets := []
+var _packet_index := 0
 # Error of the last get_packet() or get_var().
 var _packet_error := OK
 # The status last announced by status_changed.
@@ -153,7 +155,7 @@ func connect_to_peer(
 			options["trusted_chain_pem"] = valid_certificate
 		Backends.merged(options, _extras)
 		result = Backends.to_error(_py.connect_to_peer(packet_peer, for_hostname, options))
-		_packets.clear()
+		_drop_packets()
 		_status = _python_status()
 	else:
 		return _unavailable("connect_to_peer")
@@ -176,7 +178,7 @@ func connect_to_peer_psk(packet_peer: PacketPeerUDP, identity: String, key: Pool
 	var options := {"mode": "client_psk", "psk_identity": identity, "psk_key_hex": key.hex_encode()}
 	Backends.merged(options, _extras)
 	var result: int = Backends.to_error(_py.connect_to_peer(packet_peer, "", options))
-	_packets.clear()
+	_drop_packets()
 	_status = _python_status()
 	if result == OK:
 		_udp = packet_peer
@@ -233,11 +235,11 @@ func poll() -> void:
 		var drained = _py.poll_and_drain()
 		if typeof(drained) == TYPE_ARRAY and drained.size() > 0 and typeof(drained[0]) == TYPE_INT:
 			_status = drained[0]
-			if _packets.empty():
+			if _packet_index >= _packets.size():
 				# The usual case (the last poll's packets were all read): keep the new
-				# Array itself instead of copying it packet by packet.
-				drained.pop_front()
+				# Array itself (its packets start at index 1) instead of copying it.
 				_packets = drained
+				_packet_index = 1
 			else:
 				for index in range(1, drained.size()):
 					_packets.append(drained[index])
@@ -262,7 +264,7 @@ func disconnect_from_peer() -> void:
 		_engine_peer.disconnect_from_peer()
 	elif _py != null:
 		_py.disconnect_from_peer()
-		_packets.clear()
+		_drop_packets()
 		_status = _python_status()
 	_udp = null
 	_refresh_status()
@@ -289,10 +291,11 @@ func put_packet(buffer: PoolByteArray) -> int:
 # Takes the next received packet (empty when there is none); its error is then in
 # get_packet_error().
 func get_packet() -> PoolByteArray:
-	if _py != null and not _packets.empty():
+	if _py != null and _packet_index < _packets.size():
 		# A packet poll() took: no call into Python, and the status did not change.
 		_packet_error = OK
-		return _packets.pop_front()
+		_packet_index += 1
+		return _packets[_packet_index - 1]
 	var packet := PoolByteArray()
 	if _engine_peer != null:
 		packet = _engine_peer.get_packet()
@@ -316,7 +319,7 @@ func get_available_packet_count() -> int:
 		if _status != STATUS_CONNECTED:
 			push_error("get_available_packet_count: not connected")
 			return 0
-		return _packets.size()
+		return _packets.size() - _packet_index
 	return 0
 
 
@@ -446,6 +449,12 @@ func _refuse_on_engine(method: String, keys: Array) -> int:
 func _unavailable(method: String) -> int:
 	push_error("%s: no DTLS backend (%s)" % [method, _last_error])
 	return ERR_UNAVAILABLE
+
+
+# Forgets the packets poll() took (a new connection, or none).
+func _drop_packets() -> void:
+	_packets = []
+	_packet_index = 0
 
 
 # Emits status_changed when the status differs from the last one announced.
