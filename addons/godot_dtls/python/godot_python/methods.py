@@ -143,7 +143,10 @@ def _emit(peer: Any, status: int) -> None:
 
 
 def _peer(owner: Any) -> engine.PeerCore:
-    return engine.peer_core(owner, RUNTIME, _emit)
+    try:
+        return owner._dtls_core  # every call after the first: one attribute read
+    except AttributeError:
+        return engine.peer_core(owner, RUNTIME, _emit)
 
 
 def _server(owner: Any) -> engine.ServerCore:
