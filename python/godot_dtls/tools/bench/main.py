@@ -876,10 +876,10 @@ def _skip_reason(spec: PairSpec, godot: str | None) -> str:
 
 def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
     """cProfile of pair 1, pipelined 64 B: the client here, the server in its process;
-    then the server alone with many peers."""
+    then the server alone with many peers; then the Python side of pair 5 inside Godot."""
     out_dir.mkdir(parents=True, exist_ok=True)
     pki = make_pki(workdir / "pki", settings.key_type)
-    progress = Progress(3)
+    progress = Progress(4)
     ctx = _Context(settings, pki, workdir, progress)
     duration = 1.0 if settings.quick else 4.0
     reports: list[tuple[str, Path]] = []
@@ -940,11 +940,14 @@ def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
         )
     finally:
         _finish(server)
+    progress.begin("pair 5: pipelined 64 B, the Python side under cProfile inside Godot")
+    engine_line = _profile_in_engine(ctx, out_dir, duration, reports)
     progress.done()
     print(
         f"pipelined 64 B: {run.pps:,.0f} pkt/s, {run.cpu_us_per_packet or 0:.1f} µs CPU/packet;"
         f" {peers} peers: handshakes {many.handshake_s:.2f} s, echo {many.echo_pps:,.0f} pkt/s"
     )
+    print(engine_line)
     for name, path in reports:
         if not path.exists():
             print(f"\n=== {name}: no profile written ===")
@@ -953,6 +956,51 @@ def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
         stats = pstats.Stats(str(path), stream=sys.stdout)
         stats.sort_stats("tottime").print_stats(25)
     return 0
+
+
+def _profile_in_engine(
+    ctx: _Context, out_dir: Path, duration: float, reports: list[tuple[str, Path]]
+) -> str:
+    """cProfile of the Python side of pair 5 (the facade in Godot), pipelined 64 B; one
+    line saying what ran (or why not)."""
+    spec = PAIRS[5]
+    reason = _skip_reason(spec, godot3_binary())
+    if reason:
+        return f"pair 5 not profiled: {reason}"
+    path = out_dir / "engine-pipelined-64.prof"
+    ctx.engine_project()
+    server = ctx.start_server("godot")
+    try:
+        command = _gdscript_client_command(
+            ctx,
+            spec,
+            "perf",
+            {
+                "host": HOST,
+                "port": server.port,
+                "hostname": HOSTNAME,
+                "ca": ctx.pki.ca_path,
+                "handshakes": 0,
+                "sizes": 64,
+                "serial_s": 0.1,
+                "pipelined_s": duration,
+                "repeats": 1,
+                "window": ctx.settings.window,
+                "spin": NEVER_SLEEP if ctx.settings.wait == "spin" else 0,
+                "profile": path,
+            },
+        )
+        with BenchProcess(command, name="Godot client") as client:
+            result = client.result(120.0 + 4 * duration)
+            client.stop()
+    finally:
+        _finish(server)
+    reports.append(("engine-pipelined-64 (pair 5, Python side only)", path))
+    runs = result.get("pipelined", {}).get("64", [])
+    received = sum(int(run.get("received", 0)) for run in runs)
+    elapsed = sum(float(run.get("elapsed_us", 0)) for run in runs) / 1e6
+    rate = received / elapsed if elapsed > 0 else 0.0
+    return f"pair 5, pipelined 64 B under cProfile: {rate:,.0f} pkt/s (cProfile slows it)"
 
 
 def _anchor_check(settings: Settings, workdir: Path, args: argparse.Namespace) -> int:

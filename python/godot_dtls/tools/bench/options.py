@@ -92,7 +92,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="instead: cProfile pair 1 (pipelined 64 B, then many peers) into DIR",
+        help="instead: cProfile pair 1 (pipelined 64 B, then many peers) and the Python side"
+        " of pair 5 (pipelined 64 B inside Godot) into DIR",
     )
 
 
