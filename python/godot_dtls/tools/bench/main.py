@@ -125,8 +125,12 @@ PAIRS: dict[int, PairSpec] = {
 ANCHOR = 3
 #: How every client waits for an echo when nothing is readable: "block" sleeps on the
 #: socket until it is (the Python clients' poll(2), the GDScript client's
-#: PacketPeerUDP.wait()), "spin" polls again at once. One choice for all pairs; see
-#: README "Benchmark" for what each gives on this 2-core machine.
+#: PacketPeerUDP.wait()), "spin" polls again at once. One choice for all pairs. Block is
+#: the default: on this 2-core machine Godot's server spins on one core (its UDPServer
+#: cannot wait), and a spinning client beside it collapses to a few hundred packets per
+#: second as soon as a third process runs; on an idle machine spinning halves the serial
+#: round trip of every pair and leaves the pipelined rates as they are (README
+#: "Benchmark", and ``--anchor-check``, which measures both).
 WAIT_MODES = ("block", "spin")
 #: bench_client.gd's spin= value that never sleeps.
 NEVER_SLEEP = 1 << 40
@@ -152,7 +156,7 @@ class Settings:
     layer_repeats: int = 3
     layer_windows: tuple[int, ...] = (1, 32)
     #: How the clients wait for an echo (see WAIT_MODES).
-    wait: str = "spin"
+    wait: str = "block"
     #: Calls per kind when timing a call from GDScript (pair 5).
     calls: int = 200000
     #: Peers on the godot-dtls server for the per-peer memory breakdown (0: none).

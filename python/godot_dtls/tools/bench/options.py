@@ -73,9 +73,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--wait",
         choices=("block", "spin"),
-        help="how every client waits for an echo: poll again at once (spin, the default: "
-        "fastest on an idle machine) or sleep on the socket (block: steadier when other "
-        "work shares the cores)",
+        help="how every client waits for an echo: sleep on the socket (block, the default) "
+        "or poll again at once (spin: shorter round trips on an idle machine, a collapse "
+        "when other work shares the cores)",
     )
     parser.add_argument(
         "--anchor-check",

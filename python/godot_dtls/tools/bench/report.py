@@ -581,13 +581,15 @@ def format_report(results: dict[str, Any]) -> str:
     keys = sorted(pairs, key=int)
     lines = [
         "",
-        "godot-dtls bench ({}, {} keys, {} handshakes, {}x {:g} s runs, window {})".format(
+        "godot-dtls bench ({}, {} keys, {} handshakes, {}x {:g} s runs, window {},"
+        " clients {} on the socket)".format(
             "quick" if settings["quick"] else "full",
             settings["key_type"].upper(),
             settings["handshakes"],
             settings["repeats"],
             settings["serial_s"],
             settings["window"],
+            {"block": "sleep", "spin": "spin"}.get(settings.get("wait", "block"), "sleep"),
         ),
         "machine: {}, {} cores; {}; {}; pyOpenSSL {}; Godot {}".format(
             machine["cpu_model"],
@@ -644,7 +646,13 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append(f"  note: {warning}")
     load = machine.get("load_average_before") or [0.0]
     cores = machine.get("cores") or 1
-    if max(load[0], (machine.get("load_average_after") or [0.0])[0]) > 0.5 * cores:
+    busy = max(load[0], (machine.get("load_average_after") or [0.0])[0]) > 0.5 * cores
+    if busy and settings.get("wait") == "spin":
+        lines.append(
+            "  note: spinning clients on a busy machine: a client or Godot's server may wait"
+            " whole scheduler slices; rerun with --wait block"
+        )
+    if busy:
         lines.append(
             f"  note: the machine was busy (load average up to "
             f"{max(load[0], (machine.get('load_average_after') or [0.0])[0]):.1f} on "
