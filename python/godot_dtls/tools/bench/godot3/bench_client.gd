@@ -2,7 +2,7 @@
 #
 #   godot3-server --path <project> -s res://bench_client.gd -- \
 #       mode=perf backend=engine host=127.0.0.1 port=4433 hostname=localhost ca=/path/ca.pem \
-#       handshakes=50 sizes=64,1200 serial_s=1 pipelined_s=1 repeats=3 window=32
+#       handshakes=50 sizes=64,1200 serial_s=1 pipelined_s=1 repeats=3 window=32 spin=0
 #
 # backend (the peer the loops drive, one new object per connection):
 #   engine  the engine's PacketPeerDTLS (mbedTLS): the benchmark's anchor;
@@ -24,10 +24,13 @@
 #      `pipelined_s` seconds, each ending with a drain.
 #   The timed runs do per packet only what every client does (put_packet, poll,
 #   get_available_packet_count, get_packet, a counter, and in serial runs the round-trip
-#   time, as the Python clients), and never sleep: waiting for an echo is polling again.
-#   Payloads are checked outside them: the warm-up before and a verification pass after
-#   each size's runs compare every echo with what was sent (loss, order, content); in the
-#   timed runs a lost packet shows as sent != received.
+#   time, as the Python clients). Payloads are checked outside them: the warm-up before
+#   and a verification pass after each size's runs compare every echo with what was sent
+#   (loss, order, content); in the timed runs a lost packet shows as sent != received.
+#   Waiting for an echo: `spin` polls that found nothing, then PacketPeerUDP.wait() until
+#   the socket is readable (spin=0: sleep at once, as the Python clients' poll(2); a huge
+#   spin never sleeps). `profile=PATH` runs cProfile in the engine's Python (through
+#   res://bench_probe.py) over the pipelined runs of the first size.
 #   A PHASE line announces each step (handshakes, serial <size>, pipelined <size>, done), so
 #   the Python side can read this process's CPU time at the boundaries.
 # mode=many: `peers` engine clients at once; the time until every handshake has ended, then
