@@ -244,7 +244,8 @@ func _connect(udp: PacketPeerUDP, peer) -> bool:
 
 # Serial echo for `duration_usec` (or `count` packets when > 0); with verify, every echo is
 # compared with the packet sent.
-func _serial(peer, udp: PacketPeerUDP, ring: Array, duration_usec: int, count: int, verify: bool) -> Dictionary:
+func _serial(peer, udp: PacketPeerUDP, ring: Array, duration_usec: int, count: int,
+		verify: bool) -> Dictionary:
 	var rtt := []
 	var sent := 0
 	var received := 0
