@@ -144,7 +144,17 @@ class PacketPeerDTLS(PacketPeer):
     def connect_to_peer(
         self, packet_peer: Any, hostname: str, client_options: TLSOptions | None = None
     ) -> Error:
-        """Start a client handshake over ``packet_peer`` (a connected PacketPeerUDP)."""
+        """Start a client handshake over ``packet_peer`` (a connected PacketPeerUDP).
+
+        A name that no certificate can match (empty, malformed, a wildcard, over-long,
+        an IPv4 address in a non-standard form: see
+        :func:`~godot_dtls.core.verification.name_to_check`) is refused here with
+        ``ERR_INVALID_PARAMETER`` and a message, before any packet is sent, rather than
+        failing the handshake later with ``STATUS_ERROR_HOSTNAME_MISMATCH``: the mistake
+        is the caller's, it is reported at the call that made it, and no ClientHello
+        carries a name that means nothing. (The engine accepts any String and fails
+        during the handshake.) One trailing dot is accepted as the same name.
+        """
         if not is_transport(packet_peer) or not packet_peer.is_socket_connected():
             return self._refuse(
                 Error.ERR_INVALID_PARAMETER,

@@ -51,7 +51,7 @@ from .records import (
     without_plaintext_application_data,
 )
 from .states import ConnectionState, next_state
-from .verification import CertificateVerifier, FailureKind
+from .verification import CertificateVerifier, FailureKind, UncheckableName, name_to_check
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
@@ -124,12 +124,14 @@ def alert_name(description: int) -> str:
     return _ALERT_NAMES.get(description, f"alert {description}")
 
 
-def _sni_bytes(name: str) -> bytes:
-    """The server name as sent in SNI: IDNA for international names, else as is."""
+def _sni_bytes(name: str) -> bytes | None:
+    """The server name as SNI carries it: the checked form of a host name (one trailing
+    dot dropped, A-labels, lower case), an IP literal as given (as the engine sends it),
+    and nothing for a name no server could be known by."""
     try:
-        return name.encode("idna")
-    except UnicodeError:
-        return name.encode("utf-8")
+        return name_to_check(name).encode("ascii")
+    except (UncheckableName, UnicodeError):
+        return None
 
 
 class InvalidStateError(RuntimeError):
@@ -222,12 +224,14 @@ class DTLSConnection:
         self._ssl = self._new_ssl(context)
         if is_client:
             self._ssl.set_connect_state()
-            if server_name:
-                self._ssl.set_tlsext_host_name(_sni_bytes(server_name))
+            if verifier is not None:
+                # First: a name that cannot be checked (UncheckableName) starts nothing.
+                verifier.attach(self._ssl)
+            sni = _sni_bytes(server_name) if server_name else None
+            if sni:
+                self._ssl.set_tlsext_host_name(sni)
             if session is not None:
                 self._ssl.set_session(session)
-            if verifier is not None:
-                verifier.attach(self._ssl)
         else:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
