@@ -274,6 +274,91 @@ def test_wrong_psk_fails_at_the_handshake_timeout():
         server.stop()
 
 
+#: Exactly the PSK suites offered, in order: ECDHE-PSK with AEAD (forward secrecy)
+#: first, plain PSK with AEAD after it for peers without ECDHE-PSK; never CBC.
+ALLOWED_PSK_SUITES = [
+    "ECDHE-PSK-CHACHA20-POLY1305",
+    "PSK-AES128-GCM-SHA256",
+    "PSK-AES256-GCM-SHA384",
+    "PSK-CHACHA20-POLY1305",
+]
+
+
+def test_psk_contexts_offer_exactly_the_aead_suites_ecdhe_psk_first():
+    from OpenSSL import SSL
+
+    from godot_dtls.api.context import client_context, server_context
+    from godot_dtls.core.cookies import CookieJar
+
+    for context in (
+        client_context(TLSOptions.client_psk("player-1", PSK_KEY)),
+        server_context(TLSOptions.server_psk({"player-1": PSK_KEY}), CookieJar()),
+    ):
+        offered = SSL.Connection(context, None).get_cipher_list()
+        # TLS 1.3 suites (TLS_*) are listed by OpenSSL but never offered: DTLS 1.2 only.
+        assert [name for name in offered if not name.startswith("TLS_")] == ALLOWED_PSK_SUITES
+
+
+def test_psk_peers_of_this_package_agree_on_ecdhe_psk_with_aead():
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    try:
+        peer = connect(server, TLSOptions.client_psk("player-1", PSK_KEY))
+        assert peer.get_status() is Status.CONNECTED
+        assert peer.get_stats()["cipher"] == "ECDHE-PSK-CHACHA20-POLY1305"
+        assert server.peers[0].get_stats()["cipher"] == "ECDHE-PSK-CHACHA20-POLY1305"
+    finally:
+        server.stop()
+
+
+PSK_CBC_SUITES = [
+    "ECDHE-PSK-AES128-CBC-SHA256",
+    "ECDHE-PSK-AES256-CBC-SHA384",
+    "PSK-AES128-CBC-SHA256",
+]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("suite", PSK_CBC_SUITES)
+def test_psk_server_refuses_an_openssl_client_offering_only_a_cbc_suite(suite):
+    require("openssl")
+    from support.openssl_peer import s_client_process
+
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    statuses: list[Status] = []
+    server.on_status = lambda _peer, status: statuses.append(status)
+    extra = ["-psk", PSK_KEY.hex(), "-psk_identity", "player-1", "-cipher", suite]
+    try:
+        with s_client_process(
+            server.port, servername=None, verify_hostname=None, extra=extra
+        ) as client:
+            client.close_stdin()  # s_client leaves at end of input, after any handshake
+            client.wait(10, on_wait=server.poll)
+        assert Status.CONNECTED not in statuses, client.output()
+        assert not any(f"Cipher is {suite}" in line for line in client.stdout_lines)
+        assert any("handshake failure" in line for line in client.lines()), client.output()
+    finally:
+        server.stop()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("suite", PSK_CBC_SUITES)
+def test_psk_client_refuses_an_openssl_server_offering_only_a_cbc_suite(pki, suite):
+    require("openssl")
+    extra = ["-psk", PSK_KEY.hex(), "-psk_identity", "player-1", "-nocert", "-cipher", suite]
+    with start_s_server(pki.cert_path, pki.key_path, extra=extra) as s_server:
+        udp = PacketPeerUDP()
+        assert udp.connect_to_host("127.0.0.1", s_server.port) == Error.OK
+        peer = PacketPeerDTLS()
+        assert peer.connect_to_peer(udp, "", TLSOptions.client_psk("player-1", PSK_KEY)) == 0
+        poll_until(
+            peer,
+            until=lambda: peer.get_status() is not Status.HANDSHAKING,
+            timeout=10,
+            fds=[udp.fileno()],
+        )
+        assert peer.get_status() is Status.ERROR, s_server.output()
+
+
 @pytest.mark.interop
 def test_psk_client_against_openssl_s_server(pki):
     require("openssl")
