@@ -259,17 +259,82 @@ def test_psk_server_with_a_key_lookup_callable():
         server.stop()
 
 
-def test_wrong_psk_fails_at_the_handshake_timeout():
-    # The server cannot decrypt the client's Finished; DTLS drops records that fail their
-    # MAC silently (RFC 6347 4.1.2.7), so a wrong key looks like loss until the timeout.
-    server = EchoServer(
-        TLSOptions.server_psk({"player-1": PSK_KEY}), dtls_server=DTLSServer(handshake_timeout=2)
+#: Generous bound for a wrong key to end both sides (it takes one retransmission, ~1 s).
+WRONG_KEY_DEADLINE = 20.0
+
+
+@pytest.mark.parametrize("wrong_side", ["client", "server"])
+def test_wrong_psk_ends_the_handshake_on_both_sides_with_bad_record_mac(wrong_side, dtls_log):
+    # The server cannot decrypt the client's Finished, nor its retransmission: it sends a
+    # fatal bad_record_mac (RFC 6347 4.1.2.7) and both sides end in STATUS_ERROR long
+    # before the 123 s handshake timeout, which both sides keep here.
+    other_key = b"\x42" * 16
+    server_key, client_key = (
+        (PSK_KEY, other_key) if wrong_side == "client" else (other_key, PSK_KEY)
     )
+    server = EchoServer(TLSOptions.server_psk({"player-1": server_key}))
+    udp = PacketPeerUDP()
+    assert udp.connect_to_host("127.0.0.1", server.port) == Error.OK
+    client = PacketPeerDTLS()
+    server_side: list[PacketPeerDTLS] = []
+
+    def server_step() -> None:
+        server.poll()
+        server_side.extend(p for p in server.peers if p not in server_side)
+
+    def both_ended() -> bool:
+        return (
+            client.get_status() is not Status.HANDSHAKING
+            and bool(server_side)
+            and all(p.get_status() is not Status.HANDSHAKING for p in server_side)
+        )
+
     try:
-        peer = PacketPeerDTLS(handshake_timeout=2.0)
-        connect(server, TLSOptions.client_psk("player-1", b"\x42" * 16), peer=peer)
-        assert peer.get_status() is Status.ERROR
-        assert "timed out" in peer.get_last_error_message()
+        started = time.monotonic()
+        options = TLSOptions.client_psk("player-1", client_key)
+        assert client.connect_to_peer(udp, "", options) == Error.OK
+        ended = poll_until(
+            server_step,
+            client,
+            until=both_ended,
+            timeout=WRONG_KEY_DEADLINE,
+            fds=[udp.fileno(), server.fileno()],
+        )
+        print(
+            f"\nwrong PSK ({wrong_side} side): ended={ended} after "
+            f"{time.monotonic() - started:.2f} s"
+        )
+        assert ended, (client.get_status(), [p.get_status() for p in server_side])
+        assert client.get_status() is Status.ERROR
+        assert "bad_record_mac" in client.get_last_error_message()
+        assert "pre-shared key" in client.get_last_error_message()
+        (server_peer,) = server_side
+        assert server_peer.get_status() is Status.ERROR
+        assert "did not decrypt" in server_peer.get_last_error_message()
+        assert server_peer.get_stats()["alerts_sent"] == ["bad_record_mac"]
+        assert client.get_stats()["alerts_received"] == ["bad_record_mac"]
+    finally:
+        server.stop()
+
+
+def test_bad_records_after_the_handshake_are_still_dropped_silently():
+    # Only a handshake ends on a Finished that does not decrypt; once connected, records
+    # failing their MAC are dropped and the connection stays up (RFC 6347 4.1.2.7).
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    try:
+        peer = connect(server, TLSOptions.client_psk("player-1", PSK_KEY))
+        assert peer.get_status() is Status.CONNECTED
+        connection = peer.get_connection()
+        assert connection is not None
+        for index in range(5):
+            connection.send(b"tampered %d" % index)
+            (record,) = connection.datagrams_to_send()
+            forged = bytearray(record)
+            forged[-1] ^= 0x55  # the AEAD tag no longer matches
+            assert peer.udp.put_packet(bytes(forged)) == Error.OK
+        assert echo(peer, server, b"still up") == b"still up"
+        assert peer.get_status() is Status.CONNECTED
+        assert all(p.get_status() is Status.CONNECTED for p in server.peers)
     finally:
         server.stop()
 

@@ -22,7 +22,9 @@ from godot_dtls.core.records import (
     HANDSHAKE_CLIENT_HELLO,
     HANDSHAKE_HELLO_VERIFY_REQUEST,
     MAX_PLAINTEXT_SIZE,
+    describe_record,
     handshake_type,
+    has_protected_record,
     parse_header,
     record_count,
     split_records,
@@ -402,3 +404,74 @@ def test_forged_application_data_next_to_a_real_record_keeps_the_real_one(pki, s
     link.deliver_to_client([PLAINTEXT_APPLICATION_DATA + hello_verify], 0.0)
     link.exchange(0.0)
     assert client.state is ConnectionState.CONNECTED
+
+
+def client_flight_towards(link: MemoryLink, client: DTLSConnection) -> list[bytes]:
+    """Run the cookie exchange and the server's flight; the client's answer (its
+    ClientKeyExchange, ChangeCipherSpec and encrypted Finished), not yet delivered."""
+    client.start(0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)  # HelloVerifyRequest back
+    link.deliver_to_client(link.server.datagrams_to_send(), 0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)  # server flight back
+    link.deliver_to_client(link.server.datagrams_to_send(), 0.0)
+    flight = client.datagrams_to_send()
+    assert any(has_protected_record(datagram) for datagram in flight)
+    return flight
+
+
+def damaged(flight: list[bytes]) -> list[bytes]:
+    """The flight with the last byte of its protected record (the AEAD tag) flipped."""
+    return [
+        datagram[:-1] + bytes((datagram[-1] ^ 0x5A,))
+        if has_protected_record(datagram)
+        else datagram
+        for datagram in flight
+    ]
+
+
+def test_one_finished_that_does_not_decrypt_is_tolerated(pki, server_factory):
+    client = new_client(pki.client_options())
+    link = MemoryLink(client, server_factory())
+    flight = client_flight_towards(link, client)
+    link.deliver_to_server(damaged(flight), 0.0)  # damaged on the path: dropped
+    assert link.server.state is ConnectionState.HANDSHAKING
+    assert link.server.datagrams_to_send() == []
+    link.deliver_to_server(flight, 0.0)  # the intact retransmission
+    assert link.server.state is ConnectionState.CONNECTED
+
+
+def test_a_finished_that_does_not_decrypt_twice_ends_both_sides_with_bad_record_mac():
+    server_context_ = server_context(TLSOptions.server_psk({"player-1": b"k" * 16}), CookieJar())
+    client = DTLSConnection(
+        client_context(TLSOptions.client_psk("player-1", b"K" * 16)), is_client=True
+    )
+    link = MemoryLink(
+        client,
+        lambda: DTLSConnection(server_context_, is_client=False, peer_address=SERVER_ADDRESS),
+    )
+    flight = client_flight_towards(link, client)
+    link.deliver_to_server(flight, 0.0)
+    assert link.server.state is ConnectionState.HANDSHAKING  # once: maybe damage, wait
+    link.deliver_to_server(flight, 1.0)  # the retransmission fails the same way
+    server = link.server
+    assert server.state is ConnectionState.FAILED
+    assert server.failure.reason is FailureReason.KEY_MISMATCH
+    assert server.stats.alerts_sent == ["bad_record_mac"]
+    (alert,) = server.datagrams_to_send()
+    assert describe_record(alert) == "alert" and alert[-2:] == b"\x02\x14"  # fatal, 20
+    client.receive_datagram(alert, 1.0)
+    assert client.state is ConnectionState.FAILED
+    assert client.failure.reason is FailureReason.ALERT_RECEIVED
+    assert "bad_record_mac" in client.failure.message
+
+
+def test_bad_records_after_the_handshake_never_end_a_connection(pki, server_factory):
+    link = connected_pair(pki, server_factory)
+    for index in range(4):
+        link.client.send(b"damaged %d" % index)
+        link.deliver_to_server(damaged(link.client.datagrams_to_send()), 0.0)
+    assert link.server.state is ConnectionState.CONNECTED
+    assert link.server.datagrams_to_send() == []
+    link.client.send(b"intact")
+    link.deliver_to_server(link.client.datagrams_to_send(), 0.0)
+    assert link.server.next_packet() == b"intact"

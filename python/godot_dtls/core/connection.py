@@ -41,13 +41,17 @@ from .events import (
     HelloVerifyRequestSent,
 )
 from .records import (
+    ALERT_BAD_RECORD_MAC,
     CONTENT_APPLICATION_DATA,
     MAX_DATAGRAM_SIZE,
     MAX_PLAINTEXT_SIZE,
     RECORD_HEADER_SIZE,
     client_hello_random,
+    has_protected_record,
     is_client_hello,
     pack_datagrams,
+    plaintext_fatal_alert,
+    record_headers,
     without_plaintext_application_data,
 )
 from .states import ConnectionState, next_state
@@ -111,6 +115,15 @@ _ALERT_NAMES = {
     120: "no_application_protocol",
 }
 
+
+#: OpenSSL's state (``SSL_state_string_long``) once a server has read the client's
+#: ChangeCipherSpec and waits for its Finished, the first record under the new keys.
+_AWAITING_FINISHED = b"SSLv3/TLS read change cipher spec"
+#: Client flights whose Finished did not decrypt before a server ends the handshake: the
+#: first one, and its retransmission.
+UNREADABLE_FINISHED_LIMIT = 2
+#: Alerts that tell a client its keys differ from the server's.
+_KEY_ALERTS = frozenset({"bad_record_mac", "decrypt_error"})
 
 _FAILURE_REASONS = {
     FailureKind.CHAIN: FailureReason.CERTIFICATE,
@@ -246,6 +259,11 @@ class DTLSConnection:
         self._packets: deque[bytes] = deque()
         self._queued_bytes = 0
         self._events: deque[Event] = deque()
+        # What a server knows of its own handshake records, to end a handshake whose
+        # Finished cannot be decrypted (see _finished_did_not_decrypt).
+        self._unreadable_finished = 0
+        self._next_plaintext_sequence = 0
+        self._sent_protected = False
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
         connection = SSL.Connection(context, None)
@@ -385,6 +403,12 @@ class DTLSConnection:
             if data:
                 self._ssl.bio_write(data)
                 self._handshake_step()
+                if (
+                    not self.is_client
+                    and self._state is ConnectionState.HANDSHAKING
+                    and has_protected_record(data)
+                ):
+                    self._finished_did_not_decrypt()
         self._flush()
         self._update_timer(now)
 
@@ -498,6 +522,36 @@ class DTLSConnection:
             return
         self._handshake_step()
 
+    def _finished_did_not_decrypt(self) -> None:
+        """Server, handshaking: a protected record came in and the handshake did not end.
+
+        After the client's ChangeCipherSpec, the next record is its Finished, the first
+        under the new keys. If OpenSSL is still waiting for it after a protected record
+        arrived, that record did not decrypt and was dropped, as DTLS drops every record
+        failing its MAC (RFC 6347 4.1.2.7). Once may be damage on the path; when the
+        client's retransmitted flight fails again, the two sides derived different keys
+        (with PSK: the keys differ), and waiting only turns that into a timeout. So the
+        handshake ends with the fatal bad_record_mac RFC 6347 prescribes for a side that
+        reports such a record. The alert goes out in plaintext, as every record of a
+        server that has not sent its own ChangeCipherSpec yet. Established connections
+        never come here: their bad records stay silently dropped.
+        """
+        if self._sent_protected or self._ssl.get_state_string() != _AWAITING_FINISHED:
+            return
+        self._unreadable_finished += 1
+        if self._unreadable_finished < UNREADABLE_FINISHED_LIMIT:
+            return
+        self._queue_stream(
+            plaintext_fatal_alert(self._next_plaintext_sequence, ALERT_BAD_RECORD_MAC)
+        )
+        self.stats.alerts_sent.append(alert_name(ALERT_BAD_RECORD_MAC))
+        self._fail(
+            FailureReason.KEY_MISMATCH,
+            f"the client's Finished did not decrypt ({self._unreadable_finished} times): "
+            "the two sides derived different keys (a wrong pre-shared key?); "
+            "bad_record_mac sent",
+        )
+
     def _client_hello_while_connected(self, data: bytes) -> None:
         """Server: an epoch-0 ClientHello from the address of an established connection.
 
@@ -595,10 +649,11 @@ class DTLSConnection:
         if failure is not None:
             self._fail(_FAILURE_REASONS[failure.kind], failure.message)
         elif self._fatal_alert_received is not None:
-            self._fail(
-                FailureReason.ALERT_RECEIVED,
-                f"the peer sent a fatal alert: {self._fatal_alert_received}",
-            )
+            alert = self._fatal_alert_received
+            hint = ""
+            if alert in _KEY_ALERTS and "PSK" in (self._ssl.get_cipher_name() or ""):
+                hint = " (the pre-shared keys differ?)"
+            self._fail(FailureReason.ALERT_RECEIVED, f"the peer sent a fatal alert: {alert}{hint}")
         elif isinstance(exc, SSL.ZeroReturnError):
             self._fail(FailureReason.ALERT_RECEIVED, "the peer closed during the handshake")
         else:
@@ -639,6 +694,15 @@ class DTLSConnection:
         stream = self._drain_bio(ssl)
         return self._queue_stream(stream) if stream else False
 
+    def _note_handshake_records(self, stream: bytes) -> None:
+        """Server, handshaking: the next plaintext record sequence number, and whether a
+        protected record went out (then an alert could no longer be plaintext)."""
+        for header in record_headers(stream):
+            if header.epoch:
+                self._sent_protected = True
+            elif header.sequence >= self._next_plaintext_sequence:
+                self._next_plaintext_sequence = header.sequence + 1
+
     @staticmethod
     def _drain_bio(ssl: SSL.Connection) -> bytes:
         """Everything waiting in ``ssl``'s write BIO (b"" when nothing)."""
@@ -657,6 +721,8 @@ class DTLSConnection:
 
     def _queue_stream(self, stream: bytes) -> bool:
         """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
+        if self._state is ConnectionState.HANDSHAKING and not self.is_client:
+            self._note_handshake_records(stream)
         datagrams = pack_datagrams(stream, self.mtu)
         stats = self.stats
         for datagram in datagrams:
