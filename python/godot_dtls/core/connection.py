@@ -40,6 +40,7 @@ from .events import (
     HandshakeCompleted,
     HelloVerifyRequestSent,
 )
+from .listener import AcceptedHello, ListenOutcome, drain_bio, listen_once
 from .records import (
     ALERT_BAD_RECORD_MAC,
     CONTENT_APPLICATION_DATA,
@@ -77,10 +78,6 @@ DEFAULT_HANDSHAKE_TIMEOUT = 123.0
 #: bound the newest packet is dropped and counted, as a full UDP ring buffer does.
 DEFAULT_MAX_QUEUED_PACKETS = 1024
 DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024
-
-# Reading the write BIO in chunks below glibc's mmap threshold keeps each read cheap;
-# one chunk holds any single record, so the common case needs exactly one read.
-_BIO_CHUNK = 32768
 
 # SSL_CTX_set_info_callback "where" bits (ssl.h).
 _CB_READ = 0x04
@@ -195,7 +192,13 @@ class DTLSConnection:
     Client: ``server_name`` is sent as SNI; ``verifier`` (if any) checks the server's
     certificate. Call :meth:`start` to produce the ClientHello.
 
-    Server: ``peer_address`` binds HelloVerifyRequest cookies to the client; the first
+    Server, the usual way: ``accepted`` is a ClientHello with a valid cookie that a
+    :class:`~godot_dtls.core.listener.CookieListener` accepted (its ``SSL`` object
+    becomes this connection's); :meth:`start` writes the server's first flight. Nothing
+    exists per client before that (see :mod:`godot_dtls.core.listener`).
+
+    Server, waiting for its own cookie (one known peer, tests, the fuzzer): without
+    ``accepted``, ``peer_address`` binds HelloVerifyRequest cookies to the client; a
     ClientHello without a valid cookie is answered statelessly and the connection ends
     with :class:`HelloVerifyRequestSent`.
     """
@@ -214,14 +217,17 @@ class DTLSConnection:
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         admit_handshake: Callable[[], bool] | None = None,
         session: SSL.Session | None = None,
+        accepted: AcceptedHello | None = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("the MTU must be at least 256 bytes")
         if handshake_timeout <= 0:
             raise ValueError("the handshake timeout must be positive")
+        if accepted is not None and is_client:
+            raise ValueError("an accepted ClientHello makes a server-side connection")
         self.is_client = is_client
         self.verifier = verifier
-        self.peer_address = peer_address
+        self.peer_address = accepted.peer_address if accepted is not None else peer_address
         #: The time of the input being processed; read by the cookie callbacks.
         self.now = 0.0
         self.mtu = mtu
@@ -234,7 +240,7 @@ class DTLSConnection:
         self.stats = ConnectionStats()
 
         self._context = context
-        self._ssl = self._new_ssl(context)
+        self._ssl = self._adopt(accepted.ssl) if accepted is not None else self._new_ssl(context)
         if is_client:
             self._ssl.set_connect_state()
             if verifier is not None:
@@ -245,11 +251,11 @@ class DTLSConnection:
                 self._ssl.set_tlsext_host_name(sni)
             if session is not None:
                 self._ssl.set_session(session)
-        else:
+        elif accepted is None:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
-        self._awaiting_cookie = not is_client
-        self._client_random: bytes | None = None
+        self._awaiting_cookie = not is_client and accepted is None
+        self._client_random: bytes | None = accepted.client_random if accepted is not None else None
         self._started = False
         self._handshake_deadline = 0.0
         self._timer: float | None = None
@@ -266,7 +272,10 @@ class DTLSConnection:
         self._sent_protected = False
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
-        connection = SSL.Connection(context, None)
+        return self._adopt(SSL.Connection(context, None))
+
+    def _adopt(self, connection: SSL.Connection) -> SSL.Connection:
+        """Make ``connection`` this object's: its callbacks find it through the app data."""
         connection.set_app_data(self)
         # With a memory BIO OpenSSL cannot query the path MTU (the context sets
         # OP_NO_QUERY_MTU); without an explicit MTU it would cut handshake messages
@@ -345,14 +354,15 @@ class DTLSConnection:
     # ------------------------------------------------------------------ inputs
 
     def start(self, now: float) -> None:
-        """Begin the handshake. A client writes its ClientHello (one datagram)."""
+        """Begin the handshake. A client writes its ClientHello (one datagram); a server
+        built on an accepted ClientHello writes its first flight."""
         if self._started:
             raise InvalidStateError("the connection was already started")
         self._started = True
         self.now = now
         self.stats.handshake_started_at = now
         self._handshake_deadline = now + self.handshake_timeout
-        if self.is_client:
+        if not self._awaiting_cookie:
             self._handshake_step()
             self._flush()
         self._update_timer(now)
@@ -452,7 +462,7 @@ class DTLSConnection:
             raise InvalidStateError(self._failure.message if self._failure else "") from exc
         stats = self.stats
         stats.packets_sent += 1
-        record = self._drain_bio(self._ssl)
+        record = drain_bio(self._ssl)
         size = len(record)
         if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
             (record[11] << 8) | record[12]
@@ -502,18 +512,13 @@ class DTLSConnection:
 
     def _listen(self, data: bytes) -> None:
         """Server, before a valid cookie: answer statelessly or accept the ClientHello."""
-        ssl = self._ssl
-        ssl.bio_write(data)
-        try:
-            ssl.DTLSv1_listen()
-        except SSL.WantReadError:
-            # Either a HelloVerifyRequest was written (no or stale cookie), or the
-            # datagram was not a usable ClientHello and was dropped.
-            if self._flush():
-                self._enter(HelloVerifyRequestSent())
+        outcome, written = listen_once(self._ssl, data)
+        if outcome is ListenOutcome.VERIFY_REQUESTED:
+            self._queue_stream(written)
+            self._enter(HelloVerifyRequestSent())
             return
-        except SSL.Error:
-            return  # garbage before any handshake: dropped, as OpenSSL already did
+        if outcome is ListenOutcome.DROPPED:
+            return  # not a usable ClientHello: dropped, as OpenSSL already did
         self._awaiting_cookie = False
         self._client_random = client_hello_random(data)
         admit = self.admit_handshake
@@ -571,13 +576,10 @@ class DTLSConnection:
         probe = SSL.Connection(self._context, None)
         probe.set_app_data(self)
         probe.set_accept_state()
-        probe.bio_write(data)
-        try:
-            probe.DTLSv1_listen()
-        except SSL.WantReadError:
-            self._outgoing_from(probe)
-            return
-        except SSL.Error:
+        outcome, written = listen_once(probe, data)
+        if outcome is ListenOutcome.VERIFY_REQUESTED:
+            self._queue_stream(written)
+        if outcome is not ListenOutcome.ACCEPTED:
             return
         self._fail(FailureReason.CLIENT_RECONNECTED, "the client started a new handshake")
 
@@ -691,7 +693,7 @@ class DTLSConnection:
 
     def _outgoing_from(self, ssl: SSL.Connection) -> bool:
         """Queue what ``ssl`` wrote as datagrams; True if it wrote anything."""
-        stream = self._drain_bio(ssl)
+        stream = drain_bio(ssl)
         return self._queue_stream(stream) if stream else False
 
     def _note_handshake_records(self, stream: bytes) -> None:
@@ -702,22 +704,6 @@ class DTLSConnection:
                 self._sent_protected = True
             elif header.sequence >= self._next_plaintext_sequence:
                 self._next_plaintext_sequence = header.sequence + 1
-
-    @staticmethod
-    def _drain_bio(ssl: SSL.Connection) -> bytes:
-        """Everything waiting in ``ssl``'s write BIO (b"" when nothing)."""
-        try:
-            stream = ssl.bio_read(_BIO_CHUNK)
-        except SSL.WantReadError:
-            return b""
-        if len(stream) < _BIO_CHUNK:
-            return stream
-        chunks = [stream]
-        while True:
-            try:
-                chunks.append(ssl.bio_read(_BIO_CHUNK))
-            except SSL.WantReadError:
-                return b"".join(chunks)
 
     def _queue_stream(self, stream: bytes) -> bool:
         """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
