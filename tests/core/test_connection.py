@@ -9,7 +9,12 @@ import pytest
 
 from godot_dtls import TLSOptions
 from godot_dtls.api.context import client_context, server_context
-from godot_dtls.core.connection import ConnectionState, DTLSConnection, InvalidStateError
+from godot_dtls.core.connection import (
+    MAX_HANDSHAKE_RESTARTS,
+    ConnectionState,
+    DTLSConnection,
+    InvalidStateError,
+)
 from godot_dtls.core.cookies import CookieJar
 from godot_dtls.core.events import (
     ConnectionClosed,
@@ -22,9 +27,11 @@ from godot_dtls.core.records import (
     HANDSHAKE_CLIENT_HELLO,
     HANDSHAKE_HELLO_VERIFY_REQUEST,
     MAX_PLAINTEXT_SIZE,
+    client_hello_cookie,
     describe_record,
     handshake_type,
     has_protected_record,
+    hello_verify_cookie,
     parse_header,
     record_count,
     split_records,
@@ -475,3 +482,89 @@ def test_bad_records_after_the_handshake_never_end_a_connection(pki, server_fact
     link.client.send(b"intact")
     link.deliver_to_server(link.client.datagrams_to_send(), 0.0)
     assert link.server.next_packet() == b"intact"
+
+
+def refused_cookie_setup(
+    pki,
+) -> tuple[DTLSConnection, Callable[[], DTLSConnection], Callable[[], DTLSConnection], bytes]:
+    """A client that answered a HelloVerifyRequest of an ``issuing`` server; a
+    ``refusing`` server whose cookie secret is another (as after a restart); and the
+    client's ClientHello carrying the issued cookie."""
+    client = new_client(pki.client_options())
+    first = server_context(pki.server_options(), CookieJar())
+    restarted = server_context(pki.server_options(), CookieJar())
+
+    def issuing() -> DTLSConnection:
+        return DTLSConnection(first, is_client=False, peer_address=SERVER_ADDRESS)
+
+    def refusing() -> DTLSConnection:
+        return DTLSConnection(restarted, is_client=False, peer_address=SERVER_ADDRESS)
+
+    client.start(0.0)
+    return (
+        client,
+        issuing,
+        refusing,
+        answer_with_cookie(client, issuing(), client.datagrams_to_send()[0]),
+    )
+
+
+def answer_with_cookie(client: DTLSConnection, server: DTLSConnection, hello: bytes) -> bytes:
+    """The client's ClientHello answering ``server``'s HelloVerifyRequest to ``hello``."""
+    server.receive_datagram(hello, 0.0)
+    client.receive_datagram(server.datagrams_to_send()[0], 0.0)
+    (answer,) = client.datagrams_to_send()
+    assert client_hello_cookie(answer)
+    return answer
+
+
+def test_a_refused_cookie_makes_the_client_start_a_new_handshake(pki):
+    client, _issuing, refusing_server, hello = refused_cookie_setup(pki)
+    refusing = refusing_server()
+    refusing.receive_datagram(hello, 0.0)
+    (refusal,) = refusing.datagrams_to_send()
+    assert parse_header(refusal).sequence == parse_header(hello).sequence
+    client.receive_datagram(refusal, 0.0)
+    (fresh,) = client.datagrams_to_send()
+    assert client_hello_cookie(fresh) == b""  # a new ClientHello, message_seq 0
+    assert client.stats.handshake_restarts == 1
+    link = MemoryLink(client, refusing_server)
+    link.deliver_to_server([fresh], 0.0)
+    link.exchange(0.0)
+    assert client.state is ConnectionState.CONNECTED
+
+
+def test_a_late_or_repeated_hello_verify_request_is_no_refusal(pki):
+    client, _issuing, refusing_server, hello = refused_cookie_setup(pki)
+    # A late answer to the first ClientHello (record sequence 0), with another cookie.
+    other = new_client(pki.client_options())
+    other.start(0.0)
+    late = refusing_server()
+    late.receive_datagram(other.datagrams_to_send()[0], 0.0)
+    (late_answer,) = late.datagrams_to_send()
+    assert parse_header(late_answer).sequence != parse_header(hello).sequence
+    client.receive_datagram(late_answer, 0.0)
+    # An answer to the cookie-bearing ClientHello that repeats the client's own cookie.
+    refusing = refusing_server()
+    refusing.receive_datagram(hello, 0.0)
+    (refusal,) = refusing.datagrams_to_send()
+    ours = client_hello_cookie(hello)
+    fresh_cookie = hello_verify_cookie(refusal)
+    assert ours and fresh_cookie and len(ours) == len(fresh_cookie)
+    client.receive_datagram(refusal.replace(fresh_cookie, ours), 0.0)
+    assert client.stats.handshake_restarts == 0
+    assert client.datagrams_to_send() == []
+
+
+def test_refusals_restart_a_handshake_a_bounded_number_of_times(pki):
+    client, issuing, refusing_server, hello = refused_cookie_setup(pki)
+    for _ in range(MAX_HANDSHAKE_RESTARTS + 2):
+        refusing = refusing_server()
+        refusing.receive_datagram(hello, 0.0)
+        client.receive_datagram(refusing.datagrams_to_send()[0], 0.0)
+        fresh = client.datagrams_to_send()
+        if not fresh:
+            break
+        hello = answer_with_cookie(client, issuing(), fresh[0])
+    assert client.stats.handshake_restarts == MAX_HANDSHAKE_RESTARTS
+    assert client.state is ConnectionState.HANDSHAKING

@@ -47,12 +47,16 @@ from .records import (
     MAX_DATAGRAM_SIZE,
     MAX_PLAINTEXT_SIZE,
     RECORD_HEADER_SIZE,
+    client_hello_cookie,
     client_hello_random,
     has_protected_record,
+    hello_verify_cookie,
     is_client_hello,
     pack_datagrams,
+    parse_header,
     plaintext_fatal_alert,
     record_headers,
+    split_records,
     without_plaintext_application_data,
 )
 from .states import ConnectionState, next_state
@@ -119,6 +123,10 @@ _AWAITING_FINISHED = b"SSLv3/TLS read change cipher spec"
 #: Client flights whose Finished did not decrypt before a server ends the handshake: the
 #: first one, and its retransmission.
 UNREADABLE_FINISHED_LIMIT = 2
+#: New handshakes a client starts when the server refuses its cookie (see
+#: DTLSConnection._restart_handshake); bounded so a stream of forged refusals cannot
+#: keep a client restarting.
+MAX_HANDSHAKE_RESTARTS = 3
 #: Alerts that tell a client its keys differ from the server's.
 _KEY_ALERTS = frozenset({"bad_record_mac", "decrypt_error"})
 
@@ -159,6 +167,7 @@ class ConnectionStats:
     datagrams_dropped_oversize: int = 0
     datagrams_dropped_empty: int = 0
     datagrams_dropped_stale_hello: int = 0
+    handshake_restarts: int = 0
     packets_received: int = 0
     packets_dropped_queue_full: int = 0
     packets_sent: int = 0
@@ -241,16 +250,12 @@ class DTLSConnection:
 
         self._context = context
         self._ssl = self._adopt(accepted.ssl) if accepted is not None else self._new_ssl(context)
+        self._sni = _sni_bytes(server_name) if is_client and server_name else None
+        self._session = session
+        #: Client: record sequence number -> cookie of each ClientHello sent with one.
+        self._cookie_hellos: dict[int, bytes] = {}
         if is_client:
-            self._ssl.set_connect_state()
-            if verifier is not None:
-                # First: a name that cannot be checked (UncheckableName) starts nothing.
-                verifier.attach(self._ssl)
-            sni = _sni_bytes(server_name) if server_name else None
-            if sni:
-                self._ssl.set_tlsext_host_name(sni)
-            if session is not None:
-                self._ssl.set_session(session)
+            self._configure_client(self._ssl)
         elif accepted is None:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
@@ -270,6 +275,16 @@ class DTLSConnection:
         self._unreadable_finished = 0
         self._next_plaintext_sequence = 0
         self._sent_protected = False
+
+    def _configure_client(self, ssl: SSL.Connection) -> None:
+        ssl.set_connect_state()
+        if self.verifier is not None:
+            # First: a name that cannot be checked (UncheckableName) starts nothing.
+            self.verifier.attach(ssl)
+        if self._sni:
+            ssl.set_tlsext_host_name(self._sni)
+        if self._session is not None:
+            ssl.set_session(self._session)
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
         return self._adopt(SSL.Connection(context, None))
@@ -408,6 +423,8 @@ class DTLSConnection:
                 self._read_application_data()
         elif self._awaiting_cookie:
             self._listen(data)
+        elif self._cookie_hellos and self._cookie_refused(data):
+            self._restart_handshake()
         else:
             data = without_plaintext_application_data(data)
             if data:
@@ -525,6 +542,39 @@ class DTLSConnection:
         if admit is not None and not admit():
             self._fail(FailureReason.REFUSED, "too many handshakes in progress")
             return
+        self._handshake_step()
+
+    def _cookie_refused(self, data: bytes) -> bool:
+        """Client: is ``data`` a HelloVerifyRequest answering one of our ClientHellos that
+        carried a cookie, with another cookie? Then the server refused ours (it expired,
+        or the server restarted with a new secret).
+
+        RFC 6347 4.2.1 has a server copy the ClientHello's record sequence number into its
+        HelloVerifyRequest, so the answer is told apart from a late answer to an earlier
+        ClientHello; a copy of the HelloVerifyRequest we answered carries our own cookie.
+        """
+        if self.stats.handshake_restarts >= MAX_HANDSHAKE_RESTARTS:
+            return False
+        header = parse_header(data)
+        if header is None or header.epoch:
+            return False
+        ours = self._cookie_hellos.get(header.sequence)
+        offered = hello_verify_cookie(data)
+        return ours is not None and offered is not None and offered != ours
+
+    def _restart_handshake(self) -> None:
+        """Client: begin again with a new ClientHello, on a new OpenSSL object.
+
+        OpenSSL's client ignores a second HelloVerifyRequest, and a server built on
+        ``DTLSv1_listen`` (OpenSSL's, this package's) continues only a ClientHello with
+        message_seq 1, so answering it would not help either. A new handshake gets a
+        fresh cookie at once instead of waiting for the handshake timeout. The overall
+        handshake deadline stays what it was.
+        """
+        self.stats.handshake_restarts += 1
+        self._cookie_hellos.clear()
+        self._ssl = self._new_ssl(self._context)
+        self._configure_client(self._ssl)
         self._handshake_step()
 
     def _finished_did_not_decrypt(self) -> None:
@@ -696,6 +746,15 @@ class DTLSConnection:
         stream = drain_bio(ssl)
         return self._queue_stream(stream) if stream else False
 
+    def _note_cookie_hellos(self, stream: bytes) -> None:
+        """Client, handshaking: remember each ClientHello that carries a cookie."""
+        for record in split_records(stream):
+            cookie = client_hello_cookie(record)
+            if cookie:
+                header = parse_header(record)
+                assert header is not None
+                self._cookie_hellos[header.sequence] = cookie
+
     def _note_handshake_records(self, stream: bytes) -> None:
         """Server, handshaking: the next plaintext record sequence number, and whether a
         protected record went out (then an alert could no longer be plaintext)."""
@@ -707,8 +766,11 @@ class DTLSConnection:
 
     def _queue_stream(self, stream: bytes) -> bool:
         """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
-        if self._state is ConnectionState.HANDSHAKING and not self.is_client:
-            self._note_handshake_records(stream)
+        if self._state is ConnectionState.HANDSHAKING:
+            if self.is_client:
+                self._note_cookie_hellos(stream)
+            else:
+                self._note_handshake_records(stream)
         datagrams = pack_datagrams(stream, self.mtu)
         stats = self.stats
         for datagram in datagrams:

@@ -26,10 +26,12 @@ __all__ = [
     "MAX_PLAINTEXT_SIZE",
     "RECORD_HEADER_SIZE",
     "RecordHeader",
+    "client_hello_cookie",
     "client_hello_random",
     "describe_record",
     "handshake_type",
     "has_protected_record",
+    "hello_verify_cookie",
     "is_client_hello",
     "pack_datagrams",
     "parse_header",
@@ -311,3 +313,34 @@ def client_hello_random(datagram: bytes) -> bytes | None:
     if datagram[_FRAGMENT_OFFSET] != b"\x00\x00\x00":
         return None
     return bytes(datagram[_CLIENT_RANDOM])
+
+
+# After the record and handshake headers: a ClientHello has client_version (2), random
+# (32), session_id (1 + n), cookie (1 + m); a HelloVerifyRequest server_version (2),
+# cookie (1 + m).
+_BODY = RECORD_HEADER_SIZE + HANDSHAKE_HEADER_SIZE
+
+
+def _cookie_at(record: bytes, offset: int) -> bytes | None:
+    if len(record) <= offset:
+        return None
+    end = offset + 1 + record[offset]
+    return bytes(record[offset + 1 : end]) if end <= len(record) else None
+
+
+def client_hello_cookie(record: bytes) -> bytes | None:
+    """The cookie (b"" when none) of a record holding a whole-or-first ClientHello
+    fragment, else None."""
+    if handshake_type(record) != HANDSHAKE_CLIENT_HELLO or record[_FRAGMENT_OFFSET] != bytes(3):
+        return None
+    session_id_at = _BODY + 2 + 32
+    if len(record) <= session_id_at:
+        return None
+    return _cookie_at(record, session_id_at + 1 + record[session_id_at])
+
+
+def hello_verify_cookie(record: bytes) -> bytes | None:
+    """The cookie of a record holding a HelloVerifyRequest, else None."""
+    if handshake_type(record) != HANDSHAKE_HELLO_VERIFY_REQUEST:
+        return None
+    return _cookie_at(record, _BODY + 2)
