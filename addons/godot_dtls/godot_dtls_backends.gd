@@ -60,6 +60,34 @@ static func resolve_preference(prefer_backend: String) -> String:
 	return preference
 
 
+## The backend a facade runs on, as [code]{"object": the Python adapter object or null,
+## "engine": true when the engine's class must be used, "reason": why, "warn": whether the
+## reason deserves a warning, "error": why no backend exists (already pushed)}[/code], for
+## [param prefer_backend] (see [method resolve_preference]) and the adapter class
+## [param python_class].
+static func choose(prefer_backend: String, python_class: String) -> Dictionary:
+	var preference := resolve_preference(prefer_backend)
+	var chosen := {"object": null, "engine": true, "reason": "", "warn": false, "error": ""}
+	if preference == ENGINE:
+		chosen["reason"] = 'prefer_backend is "engine"'
+		return chosen
+	var found := find_python_object(python_class)
+	chosen["reason"] = found["reason"]
+	if found["object"] != null:
+		chosen["object"] = found["object"]
+		chosen["engine"] = false
+	elif preference == PYTHON:
+		chosen["engine"] = false
+		chosen["error"] = (
+			'godot-dtls: the Python backend was required (prefer_backend "python") '
+			+ "but is not available: %s" % found["reason"]
+		)
+		push_error(chosen["error"])
+	else:
+		chosen["warn"] = found["warn"]
+	return chosen
+
+
 ## The Python object of class [param python_class] from whichever runtime provides it,
 ## and why: a Dictionary with [code]"object"[/code] (null when there is none),
 ## [code]"reason"[/code] and [code]"warn"[/code] (true when a Python runtime is loaded but

@@ -115,24 +115,14 @@ func _init(
 		_udp = adopted_udp
 		_adopt(adopted_peer)
 		return
-	var preference := Backends.resolve_preference(prefer_backend)
-	if preference == Backends.ENGINE:
-		_use_engine('prefer_backend is "engine"', false)
-		return
-	var found := Backends.find_python_object(PYTHON_CLASS)
-	_py = found["object"]
+	var chosen := Backends.choose(prefer_backend, PYTHON_CLASS)
+	_py = chosen["object"]
+	_last_error = chosen["error"]
 	if _py != null:
 		_backend = _python_backend_name()
-		Backends.log_choice(_backend, found["reason"], false)
-		return
-	if preference == Backends.PYTHON:
-		_last_error = (
-			'godot-dtls: the Python backend was required (prefer_backend "python") '
-			+ "but is not available: %s" % found["reason"]
-		)
-		push_error(_last_error)
-		return
-	_use_engine(found["reason"], found["warn"])
+		Backends.log_choice(_backend, chosen["reason"], false)
+	elif chosen["engine"]:
+		_use_engine(chosen["reason"], chosen["warn"])
 
 
 ## Returns a py4godot object to the pool when the facade goes away (py4godot never frees

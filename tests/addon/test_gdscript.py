@@ -423,8 +423,8 @@ def test_the_backend_choice_is_printed_once_with_its_reason() -> None:
         text = source(facade)
         assert "print_verbose" not in text
         init = function_body(text, "_init")
-        assert 'Backends.log_choice(_backend, found["reason"], false)' in init
-        assert '_use_engine(found["reason"], found["warn"])' in init
+        assert 'Backends.log_choice(_backend, chosen["reason"], false)' in init
+        assert '_use_engine(chosen["reason"], chosen["warn"])' in init
         assert "Backends.log_choice(_backend, reason, warn)" in function_body(text, "_use_engine")
 
 

@@ -253,6 +253,7 @@ FACADE_CHECKS = [
     "native_client_to_server_facade",
     "server_facade_echo",
     "server_facade_cookie_peer_is_error",
+    "engine_preference_is_honoured",
 ]
 
 
@@ -265,8 +266,10 @@ def test_backend_specific_facade_checks(facade_run: CheckRun):
     if facade_run.backend == "python":  # type: ignore[attr-defined]
         facade_run.require("pinned_key_connects_without_ca")
         facade_run.require("wrong_pin_fails_even_with_trusted_ca")
+        facade_run.require("required_python_is_used")
     else:
         facade_run.require("extensions_refused_on_engine")
+        facade_run.require("required_python_is_refused_loudly")
     assert facade_run.done and facade_run.returncode == 0, "\n".join(facade_run.output[-40:])
     backend_lines = [
         line for line in facade_run.output if line.startswith("godot-dtls: DTLS runs on")

@@ -64,6 +64,42 @@ static func create_python_object(script_path: String) -> Array:
 	return [instance, ""]
 
 
+# The backend a facade runs on: {"python": the adapter object or null, "engine": true when
+# the engine's class must be used, "name": what get_backend() reports, "error": why no
+# backend exists (pushed as an error already)}. script_path is the facade's adapter;
+# also_needed a script that must load with it (the server's peers); engine_class names
+# the engine's class in messages.
+static func choose(
+	prefer_backend: String, script_path: String, also_needed: String, engine_class: String
+) -> Dictionary:
+	var preference: String = resolve_preference(prefer_backend)
+	var reason := "preferred by the project"
+	if preference != ENGINE:
+		var made: Array = create_python_object(script_path)
+		if made[0] != null and (also_needed.empty() or load(also_needed) != null):
+			var name := backend_name(made[0])
+			log_choice(name, "")
+			return {"python": made[0], "engine": false, "name": name, "error": ""}
+		reason = made[1] if made[0] == null else "%s did not load" % also_needed
+		if preference == PYTHON:
+			var error := (
+				'godot-dtls: the Python backend was required (prefer_backend "python") but is not available: %s'
+				% reason
+			)
+			push_error(error)
+			return {"python": null, "engine": false, "name": NO_BACKEND, "error": error}
+	log_choice("engine:" + engine_class, reason)
+	return {"python": null, "engine": true, "name": "engine:" + engine_class, "error": ""}
+
+
+# The adapter's own backend name ("python:godot-python"), or "python" if it gives none.
+static func backend_name(python_object) -> String:
+	var name = python_object.get_backend()
+	if typeof(name) != TYPE_STRING or name.empty():
+		return "python"
+	return name
+
+
 # Logs once per process which backend the facades use and why, so a fallback is visible.
 static func log_choice(backend: String, reason: String) -> void:
 	if Engine.has_meta(LOGGED_META):

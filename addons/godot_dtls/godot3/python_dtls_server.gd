@@ -51,33 +51,20 @@ var _extras := {}
 # Picks the backend as PythonPacketPeerDTLS does: prefer_backend is "auto", "python" or
 # "engine"; empty means the project setting godot_dtls/runtime/prefer_backend.
 func _init(prefer_backend: String = "") -> void:
-	var preference: String = Backends.resolve_preference(prefer_backend)
-	var reason := "preferred by the project"
-	if preference != Backends.ENGINE:
-		var made: Array = Backends.create_python_object(Backends.SERVER_SCRIPT)
-		if made[0] != null:
-			_peer_script = load(Backends.PEER_SCRIPT)
-			if _peer_script != null:
-				_py = made[0]
-				_backend = _python_backend_name()
-				Backends.log_choice(_backend, "")
-				return
-			made[1] = "%s did not load" % Backends.PEER_SCRIPT
-		reason = made[1]
-		if preference == Backends.PYTHON:
-			_last_error = (
-				'godot-dtls: the Python backend was required (prefer_backend "python") but is not available: %s'
-				% reason
-			)
+	var chosen: Dictionary = Backends.choose(
+		prefer_backend, Backends.SERVER_SCRIPT, Backends.PEER_SCRIPT, "DTLSServer"
+	)
+	_py = chosen["python"]
+	_backend = chosen["name"]
+	_last_error = chosen["error"]
+	if _py != null:
+		_peer_script = load(Backends.PEER_SCRIPT)
+	elif chosen["engine"]:
+		_engine_server = DTLSServer.new()
+		if _engine_server == null:
+			_backend = Backends.NO_BACKEND
+			_last_error = "godot-dtls: this engine build has no DTLSServer (mbedtls disabled)"
 			push_error(_last_error)
-			return
-	_engine_server = DTLSServer.new()
-	if _engine_server != null:
-		_backend = ENGINE_BACKEND
-		Backends.log_choice(_backend, reason)
-	else:
-		_last_error = "godot-dtls: this engine build has no DTLSServer (mbedtls disabled)"
-		push_error(_last_error)
 
 
 # Configures the server with its private key and certificate (which may hold the whole
@@ -185,13 +172,6 @@ func get_last_error_message() -> String:
 		if typeof(message) == TYPE_STRING and not message.empty():
 			return message
 	return _last_error
-
-
-func _python_backend_name() -> String:
-	var backend_name = _py.get_backend()
-	if typeof(backend_name) != TYPE_STRING or backend_name.empty():
-		return "python"
-	return backend_name
 
 
 func _refuse_on_engine(method: String, keys: Array) -> int:

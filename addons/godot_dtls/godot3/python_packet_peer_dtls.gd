@@ -101,30 +101,18 @@ func _init(
 	if adopted_peer != null:
 		_adopt(adopted_peer, adopted_udp)
 		return
-	var preference: String = Backends.resolve_preference(prefer_backend)
-	var reason := "preferred by the project"
-	if preference != Backends.ENGINE:
-		var made: Array = Backends.create_python_object(Backends.PEER_SCRIPT)
-		if made[0] != null:
-			_py = made[0]
-			_backend = _python_backend_name()
-			Backends.log_choice(_backend, "")
-			return
-		reason = made[1]
-		if preference == Backends.PYTHON:
-			_last_error = (
-				'godot-dtls: the Python backend was required (prefer_backend "python") but is not available: %s'
-				% reason
-			)
+	var chosen: Dictionary = Backends.choose(
+		prefer_backend, Backends.PEER_SCRIPT, "", "PacketPeerDTLS"
+	)
+	_py = chosen["python"]
+	_backend = chosen["name"]
+	_last_error = chosen["error"]
+	if chosen["engine"]:
+		_engine_peer = PacketPeerDTLS.new()
+		if _engine_peer == null:
+			_backend = Backends.NO_BACKEND
+			_last_error = "godot-dtls: this engine build has no PacketPeerDTLS (mbedtls disabled)"
 			push_error(_last_error)
-			return
-	_engine_peer = PacketPeerDTLS.new()
-	if _engine_peer != null:
-		_backend = ENGINE_BACKEND
-		Backends.log_choice(_backend, reason)
-	else:
-		_last_error = "godot-dtls: this engine build has no PacketPeerDTLS (mbedtls disabled)"
-		push_error(_last_error)
 
 
 # Starts a DTLS client handshake over packet_peer, which must already be connected with
@@ -417,7 +405,7 @@ func _adopt(peer: Object, udp_peer: PacketPeerUDP = null) -> void:
 		_backend = ENGINE_BACKEND
 	else:
 		_py = peer
-		_backend = _python_backend_name()
+		_backend = Backends.backend_name(_py)
 		_status = _python_status()
 	_udp = udp_peer
 	_last_status = get_status()
@@ -430,14 +418,6 @@ func _python_status() -> int:
 	if typeof(status) == TYPE_INT and known:
 		return status
 	return STATUS_ERROR
-
-
-# The adapter's own backend name ("python:godot-python"), or "python" if it has none.
-func _python_backend_name() -> String:
-	var backend_name = _py.get_backend()
-	if typeof(backend_name) != TYPE_STRING or backend_name.empty():
-		return "python"
-	return backend_name
 
 
 func _refuse_on_engine(method: String, keys: Array) -> int:

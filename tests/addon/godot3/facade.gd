@@ -41,6 +41,7 @@ func _initialize() -> void:
 	else:
 		_check_extensions_refused_on_engine(ca)
 	_check_server_facade(key, cert, ca)
+	_check_preferences()
 	server.stop()
 	H.done()
 	quit()
@@ -188,3 +189,16 @@ func _check_server_facade(key: CryptoKey, cert: X509Certificate, ca: X509Certifi
 	H.check("server_facade_cookie_peer_is_error", cookie_statuses.size() >= 1 and cookie_statuses[0] == PythonPacketPeerDTLS.STATUS_ERROR, cookie_statuses)
 	client.disconnect_from_peer()
 	facade_udp_server.stop()
+
+
+func _check_preferences() -> void:
+	var engine := PythonPacketPeerDTLS.new("engine")
+	H.check("engine_preference_is_honoured", engine.get_backend() == "engine:PacketPeerDTLS", engine.get_backend())
+	if args["backend"].begins_with("engine"):
+		var required := PythonPacketPeerDTLS.new("python")
+		var result := required.connect_to_peer(H.new_udp(int(args["port"])), true, "localhost")
+		var ok: bool = required.get_backend() == "none" and result == ERR_UNAVAILABLE
+		H.check("required_python_is_refused_loudly", ok and "required" in required.get_last_error_message(), required.get_last_error_message())
+	else:
+		var server := PythonDTLSServer.new("python")
+		H.check("required_python_is_used", server.get_backend() == "python:godot-python", server.get_backend())
