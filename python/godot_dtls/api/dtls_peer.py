@@ -40,15 +40,29 @@ from godot_dtls.core.log import logger
 from godot_dtls.core.records import MAX_PLAINTEXT_SIZE
 from godot_dtls.core.verification import CertificateVerifier
 
+from .arguments import (
+    check_callable,
+    check_clock,
+    check_float,
+    check_int,
+    check_string,
+    refuses_bad_arguments,
+)
 from .context import ContextError, client_context
 from .errors import Error
+from .locking import serialised
 from .packet_peer import PacketPeer
 from .sessions import lookup_session, store_session
 from .status import Status
 from .tls_options import TLSMode, TLSOptions
 from .transport import Transport, is_transport
 
-__all__ = ["PacketPeerDTLS"]
+__all__ = ["MAX_MTU", "MIN_MTU", "PacketPeerDTLS"]
+
+#: Datagram size limits for ``mtu=``: OpenSSL needs room for a handshake message header
+#: and its record; no UDP payload (over IPv4) is larger than 65507 bytes.
+MIN_MTU = 256
+MAX_MTU = 65507
 
 #: Upper bound of datagrams taken from the transport in one poll(), so a flood cannot
 #: keep a game frame inside poll() forever.
@@ -124,12 +138,10 @@ class PacketPeerDTLS(PacketPeer):
         super().__init__()
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
-        #: Bounds of the queue of received packets not yet read (newest dropped beyond).
         self.max_queued_packets = DEFAULT_MAX_QUEUED_PACKETS
         self.max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES
-        #: Called with the new :class:`Status` on every status change.
-        self.status_changed: Callable[[Status], None] | None = None
-        self._clock = clock
+        self.status_changed = None
+        self._clock = check_clock(clock)
         self._status = Status.DISCONNECTED
         self._connection: DTLSConnection | None = None
         self._last_connection: DTLSConnection | None = None
@@ -139,8 +151,60 @@ class PacketPeerDTLS(PacketPeer):
         self._last_message = ""
         self._resumption: tuple[TLSOptions, tuple[str, int]] | None = None
 
+    # ------------------------------------------------------------------ settings
+
+    # Python attributes, checked when set (TypeError / ValueError naming the attribute),
+    # so a wrong value never reaches the next connection.
+
+    @property
+    def mtu(self) -> int:
+        """Largest datagram sent, in bytes (MIN_MTU..MAX_MTU); used by the next connection."""
+        return self._mtu
+
+    @mtu.setter
+    def mtu(self, value: int) -> None:
+        self._mtu = check_int(value, "mtu", MIN_MTU, MAX_MTU)
+
+    @property
+    def handshake_timeout(self) -> float:
+        """Seconds a handshake may take before it ends in ``STATUS_ERROR`` (finite, > 0)."""
+        return self._handshake_timeout
+
+    @handshake_timeout.setter
+    def handshake_timeout(self, value: float) -> None:
+        self._handshake_timeout = check_float(value, "handshake_timeout", positive=True)
+
+    @property
+    def max_queued_packets(self) -> int:
+        """Received packets kept until read (the newest is dropped and counted beyond)."""
+        return self._max_queued_packets
+
+    @max_queued_packets.setter
+    def max_queued_packets(self, value: int) -> None:
+        self._max_queued_packets = check_int(value, "max_queued_packets", 1)
+
+    @property
+    def max_queued_bytes(self) -> int:
+        """Bytes of received packets kept until read (the newest is dropped beyond)."""
+        return self._max_queued_bytes
+
+    @max_queued_bytes.setter
+    def max_queued_bytes(self, value: int) -> None:
+        self._max_queued_bytes = check_int(value, "max_queued_bytes", 1)
+
+    @property
+    def status_changed(self) -> Callable[[Status], None] | None:
+        """Called with the new :class:`Status` on every status change (or None)."""
+        return self._status_changed
+
+    @status_changed.setter
+    def status_changed(self, callback: Callable[[Status], None] | None) -> None:
+        self._status_changed = check_callable(callback, "status_changed", optional=True)
+
     # ------------------------------------------------------------------ Godot API
 
+    @serialised
+    @refuses_bad_arguments()
     def connect_to_peer(
         self, packet_peer: Any, hostname: str, client_options: TLSOptions | None = None
     ) -> Error:
@@ -150,8 +214,7 @@ class PacketPeerDTLS(PacketPeer):
                 Error.ERR_INVALID_PARAMETER,
                 "connect_to_peer needs a PacketPeerUDP connected with connect_to_host()",
             )
-        if not isinstance(hostname, str):
-            return self._refuse(Error.ERR_INVALID_PARAMETER, "hostname must be a String")
+        check_string(hostname, "hostname")
         options = _default_options() if client_options is None else client_options
         if not isinstance(options, TLSOptions) or options.is_server():
             return self._refuse(
@@ -195,6 +258,7 @@ class PacketPeerDTLS(PacketPeer):
         self._absorb_events(connection)
         return Error.OK
 
+    @serialised
     def poll(self) -> None:
         """Exchange datagrams, run timers, update the status. Call it every frame."""
         if self._status not in _LIVE:
@@ -209,6 +273,7 @@ class PacketPeerDTLS(PacketPeer):
         """The connection's :class:`Status`."""
         return self._status
 
+    @serialised
     def disconnect_from_peer(self) -> None:
         """Close: close_notify when connected, nothing sent while handshaking.
 
@@ -242,6 +307,7 @@ class PacketPeerDTLS(PacketPeer):
         """The sans-IO connection behind this peer (None when disconnected)."""
         return self._connection
 
+    @serialised
     def get_stats(self) -> dict[str, Any]:
         """Counters and negotiated parameters of the current (or last) connection.
 
@@ -264,6 +330,7 @@ class PacketPeerDTLS(PacketPeer):
             stats.update(connection.negotiated())
         return stats
 
+    @serialised
     def is_session_resumed(self) -> bool:
         """True when the current connection resumed an earlier session."""
         connection = self._connection
@@ -273,6 +340,7 @@ class PacketPeerDTLS(PacketPeer):
             and connection.session_reused
         )
 
+    @serialised
     def get_alpn_protocol(self) -> str:
         """The ALPN protocol agreed on with the peer ("" when none)."""
         connection = self._connection
@@ -335,6 +403,7 @@ class PacketPeerDTLS(PacketPeer):
 
     # ------------------------------------------------------------------ server side
 
+    @serialised
     def _accept(
         self, transport: Any, context: Any, admit: Callable[[], bool] | None = None
     ) -> None:
@@ -379,9 +448,14 @@ class PacketPeerDTLS(PacketPeer):
         if status is self._status:
             return
         self._status = status
-        callback = self.status_changed
+        callback = self._status_changed
         if callback is not None:
-            callback(status)
+            try:
+                callback(status)
+            except Exception:
+                # The application's bug must not leave the peer half-changed (or escape
+                # from poll()); in Godot, an error in a signal handler stays there too.
+                logger.exception("the status_changed callback raised")
 
     def _begin(self, transport: Any, connection: DTLSConnection) -> None:
         self._transport = transport

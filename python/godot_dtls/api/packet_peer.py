@@ -12,7 +12,9 @@ from typing import Any
 
 from godot_dtls.core.log import logger
 
+from .arguments import ArgumentError, check_bool, refuses_bad_arguments
 from .errors import Error
+from .locking import new_lock, serialised
 from .variant import VariantError, decode_variant, encode_variant
 
 __all__ = ["PacketPeer", "as_bytes"]
@@ -35,6 +37,8 @@ class PacketPeer:
     """Abstract packet peer with Godot's ``PacketPeer`` methods."""
 
     def __init__(self) -> None:
+        #: Held by every method that changes the peer (see :mod:`.locking`).
+        self._lock = new_lock()
         self._last_get_error = Error.OK
         self._encode_buffer_max_size = _DEFAULT_ENCODE_BUFFER_MAX_SIZE
 
@@ -51,6 +55,7 @@ class PacketPeer:
 
     # ---------------------------------------------------------------- Godot API
 
+    @serialised
     def put_packet(self, buffer: Any) -> Error:
         """Send one packet. An empty buffer is OK without touching the implementation."""
         data = as_bytes(buffer)
@@ -63,6 +68,7 @@ class PacketPeer:
             return Error.OK
         return self._put_packet(data)
 
+    @serialised
     def get_packet(self) -> bytes:
         """The next packet; empty bytes on error (see :meth:`get_packet_error`)."""
         data, error = self._get_packet()
@@ -73,8 +79,11 @@ class PacketPeer:
         """The error of the last :meth:`get_packet` or :meth:`get_var` call."""
         return self._last_get_error
 
+    @serialised
+    @refuses_bad_arguments()
     def put_var(self, var: Any, full_objects: bool = False) -> Error:
         """Send a value in Godot 4's Variant encoding (``var_to_bytes`` format)."""
+        full_objects = check_bool(full_objects, "full_objects")
         try:
             encoded = encode_variant(var, full_objects)
         except VariantError as exc:
@@ -91,12 +100,20 @@ class PacketPeer:
             return Error.ERR_OUT_OF_MEMORY
         return self.put_packet(encoded)
 
+    @serialised
     def get_var(self, allow_objects: bool = False) -> Any:
         """Receive a value sent with ``put_var``; None on any error.
 
         Unlike the engine (whose docs promise it but whose code does not), the error is
-        also stored for :meth:`get_packet_error`.
+        also stored for :meth:`get_packet_error`. A wrong ``allow_objects`` reads no
+        packet and stores ``ERR_INVALID_PARAMETER``.
         """
+        try:
+            allow_objects = check_bool(allow_objects, "allow_objects")
+        except ArgumentError as exc:
+            logger.error("get_var: %s", exc)
+            self._last_get_error = Error.ERR_INVALID_PARAMETER
+            return None
         data = self.get_packet()
         if self._last_get_error != Error.OK:
             logger.error("get_var: get_packet failed with %s", self._last_get_error.name)
