@@ -69,6 +69,11 @@ MAX_MTU = 65507
 MAX_DATAGRAMS_PER_POLL = 1024
 #: Datagrams kept for a transport that said "would block" (server-side peers).
 MAX_UNSENT_DATAGRAMS = 256
+#: Receive queue asked of a UDP peer carrying DTLS (where it can grow: the package's
+#: PacketPeerUDP): room for 63 records of the largest size (16 KiB + 29 bytes) between
+#: two polls, where the engine's 64 KiB ring buffer holds 3. Memory is used only by
+#: datagrams actually waiting.
+DTLS_RECEIVE_QUEUE = 1 << 20
 
 _LIVE = (Status.HANDSHAKING, Status.CONNECTED)
 _RELEASES_ADDRESS = (FailureReason.CLIENT_RECONNECTED, FailureReason.REFUSED)
@@ -150,6 +155,9 @@ class PacketPeerDTLS(PacketPeer):
         self._unsent: deque[bytes] = deque()
         self._last_message = ""
         self._resumption: tuple[TLSOptions, tuple[str, int]] | None = None
+        # Datagrams the UDP peer dropped (queue full) before and during the connection.
+        self._udp_drops_at_start = 0
+        self._udp_drops = 0
 
     # ------------------------------------------------------------------ settings
 
@@ -312,8 +320,10 @@ class PacketPeerDTLS(PacketPeer):
         """Counters and negotiated parameters of the current (or last) connection.
 
         Keys: datagrams/bytes in and out, retransmissions, alerts sent and received,
-        packets dropped (oversize, empty, queue full), ``handshake_time`` (seconds),
-        ``version``, ``cipher``, ``group``, ``alpn``, ``session_resumed``.
+        packets dropped (oversize, empty, queue full), ``datagrams_dropped_udp_queue``
+        (datagrams the UDP peer's receive queue had no room for, so DTLS never saw
+        them), ``handshake_time`` (seconds), ``version``, ``cipher``, ``group``,
+        ``alpn``, ``session_resumed``.
         """
         connection = self._connection or self._last_connection
         if connection is None:
@@ -328,6 +338,9 @@ class PacketPeerDTLS(PacketPeer):
         )
         if completed is not None:
             stats.update(connection.negotiated())
+        stats["datagrams_dropped_udp_queue"] = (
+            self._transport_drops() if connection is self._connection else self._udp_drops
+        )
         return stats
 
     @serialised
@@ -458,6 +471,12 @@ class PacketPeerDTLS(PacketPeer):
                 logger.exception("the status_changed callback raised")
 
     def _begin(self, transport: Any, connection: DTLSConnection) -> None:
+        reserve = getattr(transport, "reserve_receive_queue", None)
+        if callable(reserve):
+            reserve(DTLS_RECEIVE_QUEUE)
+        drops = getattr(transport, "dropped_datagrams", 0)
+        self._udp_drops_at_start = drops if isinstance(drops, int) else 0
+        self._udp_drops = 0
         self._transport = transport
         self._connection = connection
         self._last_connection = connection
@@ -468,11 +487,19 @@ class PacketPeerDTLS(PacketPeer):
 
     def _end(self, status: Status) -> None:
         """The engine's cleanup: drop the connection and the UDP peer, then set ``status``."""
+        self._udp_drops = self._transport_drops()
         self._connection = None
         self._transport = None
         self._pending_end = None
         self._unsent.clear()
         self._set_status(status)
+
+    def _transport_drops(self) -> int:
+        """Datagrams the UDP peer dropped (queue full) since this connection began."""
+        drops = getattr(self._transport, "dropped_datagrams", None)
+        if not isinstance(drops, int):
+            return self._udp_drops
+        return max(0, drops - self._udp_drops_at_start)
 
     def _connection_has_packets(self) -> bool:
         connection = self._connection

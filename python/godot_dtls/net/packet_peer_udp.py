@@ -35,6 +35,7 @@ changes what ``put_packet`` does when the OS says "would block".
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import weakref
@@ -159,15 +160,17 @@ class PacketPeerUDP(PacketPeer):
         self._detached = True
         self._reset_after_close()
 
-    def _store(self, view: memoryview, size: int, addr: SockAddr) -> None:
-        """Queue one datagram (used by UDPServer.poll); drops it if the queue is full."""
+    def _store(self, view: memoryview, size: int, addr: SockAddr) -> bool:
+        """Queue one datagram (used by UDPServer.poll); False (and counted) when the
+        queue is full and the datagram was dropped."""
         cost = size + DATAGRAM_OVERHEAD
         if self._queue_bytes + cost > self._queue_capacity:
             self.dropped_datagrams += 1
-            return
+            return False
         self._queue_data.append(bytes(view[:size]))
         self._queue_addr.append(addr)
         self._queue_bytes += cost
+        return True
 
     def _reset_after_close(self) -> None:
         self._queue_data.clear()
@@ -567,6 +570,32 @@ class PacketPeerUDP(PacketPeer):
         self._broadcast = check_bool(enabled, "enabled")
         if self._sock is not None:
             apply_broadcast(self._sock, self._family, self._v6only, self._broadcast)
+
+    @serialised
+    @refuses_bad_arguments(fallback=None)
+    def reserve_receive_queue(self, size: int) -> None:
+        """Python extension: make the receive queue hold at least ``size`` bytes.
+
+        The budget is rounded up to a power of two (the ring keeps one byte free, as
+        the engine's) and never shrinks. ``PacketPeerDTLS`` asks for room for a burst
+        of the largest DTLS records (see README, "Sizing the receive queues"); the
+        engine's fixed 64 KiB holds three of them. It lasts until ``close()``.
+        """
+        size = check_int(size, "size", 0, 1 << 30)
+        wanted = queue_capacity(max(DEFAULT_QUEUE_SHIFT, (size - 1).bit_length()))
+        if wanted > self._queue_capacity:
+            self._queue_capacity = wanted
+        sock = self._sock
+        if sock is not None and self._server_ref is None:
+            # The OS buffer in front of the queue must hold the burst too (best effort:
+            # the kernel caps it at net.core.rmem_max). A UDPServer's socket has its own.
+            with contextlib.suppress(OSError):
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < wanted:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+
+    def get_receive_queue_size(self) -> int:
+        """Python extension: bytes of datagrams (plus 24 each) the receive queue holds."""
+        return self._queue_capacity
 
     @refuses_bad_arguments(fallback=None)
     def set_blocking_mode(self, enabled: bool) -> None:

@@ -57,6 +57,12 @@ class UDPServer:
         self._rview: memoryview | None = None
         #: Shared with the peers handed out (see :mod:`godot_dtls.api.locking`).
         self._lock = new_lock()
+        #: Datagrams dropped because their peer's receive queue was full (Python
+        #: extension; each peer also counts its own in ``dropped_datagrams``).
+        self.dropped_datagrams = 0
+        #: Datagrams from new addresses dropped because ``max_pending_connections``
+        #: peers were already pending (Python extension).
+        self.refused_datagrams = 0
 
     @serialised
     @refuses_bad_arguments()
@@ -144,14 +150,17 @@ class UDPServer:
             if ref is not None:
                 peer = ref()
                 if peer is not None:
-                    peer._store(view, size, addr)
+                    if not peer._store(view, size, addr):
+                        self.dropped_datagrams += 1
                     continue
                 del taken[addr]  # collected, callback not run yet
             peer = pending.get(addr)
             if peer is not None:
-                peer._store(view, size, addr)
+                if not peer._store(view, size, addr):
+                    self.dropped_datagrams += 1
                 continue
             if len(pending) >= self._max_pending:
+                self.refused_datagrams += 1
                 continue  # Drop connection.
             peer = PacketPeerUDP._new_server_peer(self, sock, addr)
             peer._store(view, size, addr)
