@@ -35,6 +35,7 @@ from godot_dtls.core.events import (
     FailureReason,
     HandshakeCompleted,
     HelloVerifyRequestSent,
+    IdleTimedOut,
 )
 from godot_dtls.core.log import logger
 from godot_dtls.core.records import MAX_PLAINTEXT_SIZE
@@ -138,11 +139,13 @@ class PacketPeerDTLS(PacketPeer):
         *,
         mtu: int = DEFAULT_MTU,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
         self.max_queued_packets = DEFAULT_MAX_QUEUED_PACKETS
         self.max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES
         self.status_changed = None
@@ -181,6 +184,19 @@ class PacketPeerDTLS(PacketPeer):
     @handshake_timeout.setter
     def handshake_timeout(self, value: float) -> None:
         self._handshake_timeout = check_float(value, "handshake_timeout", positive=True)
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """Seconds without a datagram from the peer after which a connected peer sends
+        close_notify and becomes ``STATUS_DISCONNECTED`` (None, the default: never, as
+        in the engine). Used by the next connection."""
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._idle_timeout = (
+            None if value is None else check_float(value, "idle_timeout", positive=True)
+        )
 
     @property
     def max_queued_packets(self) -> int:
@@ -252,6 +268,7 @@ class PacketPeerDTLS(PacketPeer):
                 max_queued_packets=self.max_queued_packets,
                 max_queued_bytes=self.max_queued_bytes,
                 session=session,
+                idle_timeout=self.idle_timeout,
             )
         except (ValueError, SSL.Error) as exc:
             return self._refuse(Error.ERR_INVALID_PARAMETER, f"cannot start the handshake: {exc}")
@@ -442,6 +459,7 @@ class PacketPeerDTLS(PacketPeer):
             max_queued_packets=self.max_queued_packets,
             max_queued_bytes=self.max_queued_bytes,
             admit_handshake=admit,
+            idle_timeout=self.idle_timeout,
         )
         self._begin(transport, connection)
         connection.start(now)
@@ -606,6 +624,12 @@ class PacketPeerDTLS(PacketPeer):
                 if event.by_peer:
                     self._last_message = "the peer closed the connection"
                     self._finish(Status.DISCONNECTED)
+            elif isinstance(event, IdleTimedOut):
+                self._last_message = (
+                    f"nothing heard from the peer for {event.seconds:g} s (idle_timeout)"
+                )
+                logger.warning("DTLS: %s; close_notify sent", self._last_message)
+                self._finish(Status.DISCONNECTED)
             elif isinstance(event, ConnectionFailed):
                 self._last_message = event.message
                 logger.error("DTLS connection failed: %s", event.message)

@@ -43,10 +43,12 @@ class DTLSServer:
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         cookie_rotation: float = 300.0,
         max_handshakes: int = DEFAULT_MAX_HANDSHAKES,
+        idle_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
+        self.idle_timeout = idle_timeout
         self.max_handshakes = max_handshakes
         self._handshaking: weakref.WeakSet[PacketPeerDTLS] = weakref.WeakSet()
         self._clock = check_clock(clock)
@@ -76,6 +78,17 @@ class DTLSServer:
     @handshake_timeout.setter
     def handshake_timeout(self, value: float) -> None:
         self._handshake_timeout = check_float(value, "handshake_timeout", positive=True)
+
+    @property
+    def idle_timeout(self) -> float | None:
+        """The ``idle_timeout`` of the peers this server makes from now on (None: none)."""
+        return self._idle_timeout
+
+    @idle_timeout.setter
+    def idle_timeout(self, value: float | None) -> None:
+        self._idle_timeout = (
+            None if value is None else check_float(value, "idle_timeout", positive=True)
+        )
 
     @property
     def max_handshakes(self) -> int:
@@ -121,7 +134,10 @@ class DTLSServer:
             logger.error("DTLSServer.take_connection needs a PacketPeerUDP")
             return None
         peer = PacketPeerDTLS(
-            mtu=self.mtu, handshake_timeout=self.handshake_timeout, clock=self._clock
+            mtu=self.mtu,
+            handshake_timeout=self.handshake_timeout,
+            idle_timeout=self.idle_timeout,
+            clock=self._clock,
         )
         peer._accept(udp_peer, self._context, self._admit_handshake)
         if peer.get_status() is Status.HANDSHAKING:
