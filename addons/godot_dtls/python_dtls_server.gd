@@ -57,29 +57,25 @@ var _extras: Dictionary = {}
 
 ## Picks the backend as [method PythonPacketPeerDTLS._init] does: [param prefer_backend]
 ## is "auto", "python" or "engine"; empty means the project setting
-## [code]godot_dtls/runtime/prefer_backend[/code].
+## [code]godot_dtls/runtime/prefer_backend[/code]. The choice and its reason are printed
+## once per backend.
 func _init(prefer_backend: String = "") -> void:
-	var preference := Backends.resolve_preference(prefer_backend)
-	if preference != Backends.ENGINE:
-		_py = Backends.create_python_object(PYTHON_CLASS)
-		if _py != null:
-			_backend = _python_backend_name()
-			return
-		var runtimes := Backends.describe_python_runtimes(PYTHON_CLASS)
-		if preference == Backends.PYTHON:
-			_last_error = (
-				'godot-dtls: the Python backend was required (prefer_backend "python") '
-				+ "but is not available: %s" % runtimes
-			)
-			push_error(_last_error)
-			return
-		print_verbose("godot-dtls: no Python backend (%s); using DTLSServer" % runtimes)
-	_engine_server = DTLSServer.new()
-	if _engine_server != null:
-		_backend = ENGINE_BACKEND
-	else:
-		_last_error = "godot-dtls: this engine build has no DTLSServer (mbedtls disabled)"
-		push_error(_last_error)
+	var chosen := Backends.choose(prefer_backend, PYTHON_CLASS)
+	_py = chosen["object"]
+	_last_error = chosen["error"]
+	if _py != null:
+		_backend = _python_backend_name()
+		Backends.log_choice(_backend, chosen["reason"], false)
+	elif chosen["engine"]:
+		_use_engine(chosen["reason"], chosen["warn"])
+
+
+## Returns a py4godot object to the pool when the server goes away (py4godot never frees
+## script objects); see [code]release_python_object[/code] in godot_dtls_backends.gd.
+func _notification(what: int) -> void:
+	if what == NOTIFICATION_PREDELETE and _py != null:
+		Backends.release_python_object(_py, PYTHON_CLASS, _backend)
+		_py = null
 
 
 ## Configures the server with [param server_options] from [method TLSOptions.server]
@@ -191,7 +187,7 @@ func take_connection(udp_peer: PacketPeerUDP) -> PythonPacketPeerDTLS:
 		push_error("take_connection: no DTLS backend (%s)" % _last_error)
 	if peer == null:
 		return null
-	return PythonPacketPeerDTLS.new("", peer)
+	return PythonPacketPeerDTLS.new("", peer, udp_peer)
 
 
 ## Which implementation runs this server: [code]"engine:DTLSServer"[/code], a Python
@@ -244,9 +240,11 @@ func _python_backend_name() -> String:
 
 
 ## godot-python-extension's server returns a new peer object itself. A py4godot script
-## cannot create another script object, so its server only has an id, and a new
-## [code]PyPacketPeerDTLS.py[/code] object accepts the connection on the server's behalf.
-## Like the engine, a peer comes back whatever the accept result; its status tells.
+## cannot create another script object, so its server only has an id, and a
+## [code]PyPacketPeerDTLS.py[/code] object from the pool accepts the connection on the
+## server's behalf (it goes back to the pool when the returned facade is dropped, so a
+## cookie exchange costs no new object). Like the engine, a peer comes back whatever the
+## accept result; its status tells.
 func _take_python_connection(udp_peer: PacketPeerUDP) -> Object:
 	if _py.has_method("take_connection"):
 		var taken: Variant = _py.take_connection(udp_peer)
@@ -259,10 +257,21 @@ func _take_python_connection(udp_peer: PacketPeerUDP) -> Object:
 		_last_error = "take_connection: udp_peer is null"
 		push_error(_last_error)
 		return null
-	var peer := Backends.create_py4godot_object(PythonPacketPeerDTLS.PYTHON_CLASS)
+	var peer := Backends.acquire_py4godot_object(PythonPacketPeerDTLS.PYTHON_CLASS)
 	if peer == null:
 		_last_error = "take_connection: cannot create a PyPacketPeerDTLS.py script object"
 		push_error(_last_error)
 		return null
 	peer.accept_connection(_py.get_server_id(), udp_peer)
 	return peer
+
+
+## Runs on the engine's [DTLSServer], saying once why ([param reason]).
+func _use_engine(reason: String, warn: bool) -> void:
+	_engine_server = DTLSServer.new()
+	if _engine_server != null:
+		_backend = ENGINE_BACKEND
+		Backends.log_choice(_backend, reason, warn)
+	else:
+		_last_error = "godot-dtls: this engine build has no DTLSServer (mbedtls disabled)"
+		push_error(_last_error)

@@ -95,39 +95,42 @@ var _last_error := ""
 ## Extension options set by the [code]with_*[/code] methods, merged into the options
 ## Dictionary given to the Python backend on every connect (keys as the adapters read them).
 var _extras: Dictionary = {}
+## The UDP peer of the current connection, kept for as long as this peer: scripts often
+## pass a temporary ([code]udp_server.take_connection()[/code]), and a py4godot adapter
+## receives it without a reference of its own.
+var _udp: PacketPeerUDP
 
 
 ## Picks the backend: [param prefer_backend] is [code]"auto"[/code] (Python when loaded,
 ## else the engine), [code]"python"[/code] (Python or an error, never a silent fallback)
 ## or [code]"engine"[/code]; empty means the project setting
-## [code]godot_dtls/runtime/prefer_backend[/code] (default auto).
-## [param adopted_peer] is for [PythonDTLSServer]: it wraps a peer the server created
-## (engine or Python) instead of making a new one.
-func _init(prefer_backend: String = "", adopted_peer: Object = null) -> void:
+## [code]godot_dtls/runtime/prefer_backend[/code] (default auto). The choice and its reason
+## are printed once per backend.
+## [param adopted_peer] and [param adopted_udp] are for [PythonDTLSServer]: it wraps a peer
+## the server created (engine or Python) and the UDP peer it runs on, instead of making one.
+func _init(
+	prefer_backend: String = "", adopted_peer: Object = null, adopted_udp: PacketPeerUDP = null
+) -> void:
 	if adopted_peer != null:
+		_udp = adopted_udp
 		_adopt(adopted_peer)
 		return
-	var preference := Backends.resolve_preference(prefer_backend)
-	if preference != Backends.ENGINE:
-		_py = Backends.create_python_object(PYTHON_CLASS)
-		if _py != null:
-			_backend = _python_backend_name()
-			return
-		var runtimes := Backends.describe_python_runtimes(PYTHON_CLASS)
-		if preference == Backends.PYTHON:
-			_last_error = (
-				'godot-dtls: the Python backend was required (prefer_backend "python") '
-				+ "but is not available: %s" % runtimes
-			)
-			push_error(_last_error)
-			return
-		print_verbose("godot-dtls: no Python backend (%s); using PacketPeerDTLS" % runtimes)
-	_engine_peer = PacketPeerDTLS.new()
-	if _engine_peer != null:
-		_backend = ENGINE_BACKEND
-	else:
-		_last_error = "godot-dtls: this engine build has no PacketPeerDTLS (mbedtls disabled)"
-		push_error(_last_error)
+	var chosen := Backends.choose(prefer_backend, PYTHON_CLASS)
+	_py = chosen["object"]
+	_last_error = chosen["error"]
+	if _py != null:
+		_backend = _python_backend_name()
+		Backends.log_choice(_backend, chosen["reason"], false)
+	elif chosen["engine"]:
+		_use_engine(chosen["reason"], chosen["warn"])
+
+
+## Returns a py4godot object to the pool when the facade goes away (py4godot never frees
+## script objects); see [code]release_python_object[/code] in godot_dtls_backends.gd.
+func _notification(what: int) -> void:
+	if what == NOTIFICATION_PREDELETE and _py != null:
+		Backends.release_python_object(_py, PYTHON_CLASS, _backend)
+		_py = null
 
 
 ## Starts a DTLS client handshake over [param packet_peer], which must already be
@@ -144,6 +147,7 @@ func connect_to_peer(
 	packet_peer: PacketPeerUDP, hostname: String, client_options: TLSOptions = null
 ) -> Error:
 	var result: Error
+	_udp = packet_peer
 	if _engine_peer != null:
 		if not _extras.is_empty():
 			return _refuse_on_engine("connect_to_peer", _extras.keys())
@@ -180,6 +184,7 @@ func connect_to_peer_psk(
 		return _unavailable("connect_to_peer_psk")
 	var options := {"mode": "client_psk", "psk_identity": identity, "psk_key_hex": key.hex_encode()}
 	options.merge(_extras, true)
+	_udp = packet_peer
 	var result := Backends.to_error(_py.connect_to_peer(packet_peer, "", options))
 	_refresh_status()
 	return result
@@ -417,6 +422,17 @@ static func client_options_to_dictionary(client_options: TLSOptions) -> Dictiona
 		options["trusted_chain_pem"] = chain.save_to_string()
 	options["common_name_override"] = client_options.get_common_name_override()
 	return options
+
+
+## Runs on the engine's [PacketPeerDTLS], saying once why ([param reason]).
+func _use_engine(reason: String, warn: bool) -> void:
+	_engine_peer = PacketPeerDTLS.new()
+	if _engine_peer != null:
+		_backend = ENGINE_BACKEND
+		Backends.log_choice(_backend, reason, warn)
+	else:
+		_last_error = "godot-dtls: this engine build has no PacketPeerDTLS (mbedtls disabled)"
+		push_error(_last_error)
 
 
 ## Wraps a peer made by a server (engine or Python) instead of creating one.

@@ -197,7 +197,7 @@ def test_server_facade_has_the_dtls_server_methods() -> None:
 def test_facades_call_only_what_the_python_adapters_define() -> None:
     """The facades call the adapters by name; a renamed adapter method would only show as
     a call error inside Godot, so compare the names here."""
-    maiself = ADAPTERS / "godot_python_extension" / "__init__.py"
+    maiself = ADAPTERS / "godot_python_extension" / "extension_classes.py"
     py4godot_peer = ADAPTERS / "py4godot" / "PyPacketPeerDTLS.py"
     py4godot_server = ADAPTERS / "py4godot" / "PyDTLSServer.py"
     if not (maiself.is_file() and py4godot_peer.is_file() and py4godot_server.is_file()):
@@ -284,13 +284,11 @@ def test_facades_have_the_extension_methods_with_their_types() -> None:
     for getter in getters:
         assert callable(getattr(PacketPeerDTLS, getter))
     assert getters <= calls_on(PEER_FACADE, "_py")
-    for adapter in (
-        ADAPTERS / "godot_python" / "packet_peer_dtls.py",
-        ADAPTERS / "py4godot" / "PyPacketPeerDTLS.py",
-    ):
+    assert getters <= python_methods(ADAPTERS / "godot_python" / "methods.py", "PeerMethods")
+    for adapter in (ADAPTERS / "py4godot" / "PyPacketPeerDTLS.py",):
         assert getters <= python_methods(adapter, "PyPacketPeerDTLS"), adapter.name
     assert getters <= python_methods(
-        ADAPTERS / "godot_python_extension" / "__init__.py", "PyPacketPeerDTLS"
+        ADAPTERS / "godot_python_extension" / "extension_classes.py", "PyPacketPeerDTLS"
     )
 
 
@@ -390,3 +388,86 @@ def test_export_plugin_warns_with_the_exact_fix() -> None:
     assert {"_enter_tree", "_exit_tree"} <= set(plugin)
     plugin_text = source(ADDON / "plugin.gd")
     assert "add_export_plugin(" in plugin_text and "remove_export_plugin(" in plugin_text
+
+
+# ------------------------------------------------------------------ backends (issue 11)
+
+BACKENDS = ADDON / "godot_dtls_backends.gd"
+
+
+def gd_constant(path: Path, name: str) -> str:
+    found = re.search(rf'^const {name} := "([^"]*)"$', source(path), re.MULTILINE)
+    assert found is not None, f"no const {name} in {path.name}"
+    return found.group(1)
+
+
+def test_py4godot_scripts_are_where_the_facades_look_for_them() -> None:
+    folder = gd_constant(BACKENDS, "PY4GODOT_ADAPTER_DIR")
+    assert folder.startswith("res://")
+    for facade in (PEER_FACADE, SERVER_FACADE):
+        python_class = gd_constant(facade, "PYTHON_CLASS")
+        script = REPO / folder[len("res://") :] / f"{python_class}.py"
+        assert script.is_file(), script
+        assert python_methods(script, python_class), "py4godot needs the class named like the file"
+    assert "py4godot_script_path(python_class)" in function_body(
+        source(BACKENDS), "acquire_py4godot_object"
+    )
+
+
+def test_the_backend_choice_is_printed_once_with_its_reason() -> None:
+    """A fallback must be visible without --verbose, and said once, not per object."""
+    log_choice = function_body(source(BACKENDS), "log_choice")
+    assert "_logged_choices.has(backend)" in log_choice
+    assert "print(message)" in log_choice and "push_warning(message)" in log_choice
+    for facade in (PEER_FACADE, SERVER_FACADE):
+        text = source(facade)
+        assert "print_verbose" not in text
+        init = function_body(text, "_init")
+        assert 'Backends.log_choice(_backend, chosen["reason"], false)' in init
+        assert '_use_engine(chosen["reason"], chosen["warn"])' in init
+        assert "Backends.log_choice(_backend, reason, warn)" in function_body(text, "_use_engine")
+
+
+def test_a_py4godot_script_that_did_not_load_is_no_backend() -> None:
+    """py4godot attaches a script whose module raised as a plain Object."""
+    text = source(BACKENDS)
+    is_adapter = function_body(text, "is_adapter")
+    assert 'has_method("get_backend")' in is_adapter and '.begins_with("python:")' in is_adapter
+    assert "not is_adapter(holder)" in function_body(text, "acquire_py4godot_object")
+    assert "if is_adapter(instance):" in function_body(text, "find_python_object")
+
+
+def test_py4godot_objects_are_pooled_not_made_per_connection() -> None:
+    """py4godot never frees a script object: facades give theirs back for reuse."""
+    text = source(BACKENDS)
+    assert "_idle_py4godot_objects" in function_body(text, "acquire_py4godot_object")
+    release = function_body(text, "release_python_object")
+    assert "backend != PY4GODOT_BACKEND" in release and "instance.recycle()" in release
+    for facade in (PEER_FACADE, SERVER_FACADE):
+        notification = function_body(source(facade), "_notification")
+        assert "NOTIFICATION_PREDELETE" in notification
+        assert "Backends.release_python_object(_py, PYTHON_CLASS, _backend)" in notification
+    take = function_body(source(SERVER_FACADE), "_take_python_connection")
+    assert "Backends.acquire_py4godot_object(" in take and "RefCounted.new()" not in take
+    for script in ("PyPacketPeerDTLS", "PyDTLSServer"):
+        assert "recycle" in python_methods(ADAPTERS / "py4godot" / f"{script}.py", script)
+
+
+def test_the_peer_facade_keeps_its_udp_peer() -> None:
+    """``server.take_connection(udp_server.take_connection())`` passes a temporary."""
+    peer = source(PEER_FACADE)
+    assert re.search(r"^var _udp: PacketPeerUDP$", peer, re.MULTILINE)
+    assert "_udp = packet_peer" in function_body(peer, "connect_to_peer")
+    assert "_udp = packet_peer" in function_body(peer, "connect_to_peer_psk")
+    assert "_udp = adopted_udp" in function_body(peer, "_init")
+    take = function_body(source(SERVER_FACADE), "take_connection")
+    assert 'PythonPacketPeerDTLS.new("", peer, udp_peer)' in take
+
+
+def test_an_exported_maiself_game_without_its_classes_is_warned() -> None:
+    text = source(BACKENDS)
+    why = function_body(text, "_maiself_without_adapter")
+    assert 'OS.has_feature("template")' in why and "beside the executable" in why
+    find = function_body(text, "find_python_object")
+    assert "ClassDB.class_exists(MAISELF_LANGUAGE_CLASS)" in find
+    assert '"warn": true' in find

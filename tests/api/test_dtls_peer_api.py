@@ -992,9 +992,16 @@ def test_hostname_mismatch_is_status_error_hostname_mismatch(echo, pki, dtls_log
     assert error_lines(dtls_log)
 
 
-def test_empty_hostname_matches_nothing(echo, pki):
-    session = start(echo.port, pki.client_options(), "")
-    assert handshake(echo, session) is Status.ERROR_HOSTNAME_MISMATCH
+def test_empty_hostname_is_refused_by_connect_to_peer(echo, pki, dtls_log):
+    # Deliberate difference: the engine sends the empty name and fails the handshake;
+    # a name no certificate can match is refused at the call (test_hostname_check.py).
+    client = PacketPeerDTLS()
+    assert client.connect_to_peer(udp_to(echo.port), "", pki.client_options()) == (
+        Error.ERR_INVALID_PARAMETER
+    )
+    assert client.get_status() is Status.DISCONNECTED
+    assert "empty name" in client.get_last_error_message()
+    assert error_lines(dtls_log)
 
 
 def test_untrusted_ca_is_status_error(other_echo, pki):

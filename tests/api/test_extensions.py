@@ -259,19 +259,169 @@ def test_psk_server_with_a_key_lookup_callable():
         server.stop()
 
 
-def test_wrong_psk_fails_at_the_handshake_timeout():
-    # The server cannot decrypt the client's Finished; DTLS drops records that fail their
-    # MAC silently (RFC 6347 4.1.2.7), so a wrong key looks like loss until the timeout.
-    server = EchoServer(
-        TLSOptions.server_psk({"player-1": PSK_KEY}), dtls_server=DTLSServer(handshake_timeout=2)
+#: Generous bound for a wrong key to end both sides (it takes one retransmission, ~1 s).
+WRONG_KEY_DEADLINE = 20.0
+
+
+@pytest.mark.parametrize("wrong_side", ["client", "server"])
+def test_wrong_psk_ends_the_handshake_on_both_sides_with_bad_record_mac(wrong_side, dtls_log):
+    # The server cannot decrypt the client's Finished, nor its retransmission: it sends a
+    # fatal bad_record_mac (RFC 6347 4.1.2.7) and both sides end in STATUS_ERROR long
+    # before the 123 s handshake timeout, which both sides keep here.
+    other_key = b"\x42" * 16
+    server_key, client_key = (
+        (PSK_KEY, other_key) if wrong_side == "client" else (other_key, PSK_KEY)
     )
+    server = EchoServer(TLSOptions.server_psk({"player-1": server_key}))
+    udp = PacketPeerUDP()
+    assert udp.connect_to_host("127.0.0.1", server.port) == Error.OK
+    client = PacketPeerDTLS()
+    server_side: list[PacketPeerDTLS] = []
+
+    def server_step() -> None:
+        server.poll()
+        server_side.extend(p for p in server.peers if p not in server_side)
+
+    def both_ended() -> bool:
+        return (
+            client.get_status() is not Status.HANDSHAKING
+            and bool(server_side)
+            and all(p.get_status() is not Status.HANDSHAKING for p in server_side)
+        )
+
     try:
-        peer = PacketPeerDTLS(handshake_timeout=2.0)
-        connect(server, TLSOptions.client_psk("player-1", b"\x42" * 16), peer=peer)
-        assert peer.get_status() is Status.ERROR
-        assert "timed out" in peer.get_last_error_message()
+        started = time.monotonic()
+        options = TLSOptions.client_psk("player-1", client_key)
+        assert client.connect_to_peer(udp, "", options) == Error.OK
+        ended = poll_until(
+            server_step,
+            client,
+            until=both_ended,
+            timeout=WRONG_KEY_DEADLINE,
+            fds=[udp.fileno(), server.fileno()],
+        )
+        print(
+            f"\nwrong PSK ({wrong_side} side): ended={ended} after "
+            f"{time.monotonic() - started:.2f} s"
+        )
+        assert ended, (client.get_status(), [p.get_status() for p in server_side])
+        assert client.get_status() is Status.ERROR
+        assert "bad_record_mac" in client.get_last_error_message()
+        assert "pre-shared key" in client.get_last_error_message()
+        (server_peer,) = server_side
+        assert server_peer.get_status() is Status.ERROR
+        assert "did not decrypt" in server_peer.get_last_error_message()
+        assert server_peer.get_stats()["alerts_sent"] == ["bad_record_mac"]
+        assert client.get_stats()["alerts_received"] == ["bad_record_mac"]
     finally:
         server.stop()
+
+
+def test_bad_records_after_the_handshake_are_still_dropped_silently():
+    # Only a handshake ends on a Finished that does not decrypt; once connected, records
+    # failing their MAC are dropped and the connection stays up (RFC 6347 4.1.2.7).
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    try:
+        peer = connect(server, TLSOptions.client_psk("player-1", PSK_KEY))
+        assert peer.get_status() is Status.CONNECTED
+        connection = peer.get_connection()
+        assert connection is not None
+        for index in range(5):
+            connection.send(b"tampered %d" % index)
+            (record,) = connection.datagrams_to_send()
+            forged = bytearray(record)
+            forged[-1] ^= 0x55  # the AEAD tag no longer matches
+            assert peer.udp.put_packet(bytes(forged)) == Error.OK
+        assert echo(peer, server, b"still up") == b"still up"
+        assert peer.get_status() is Status.CONNECTED
+        assert all(p.get_status() is Status.CONNECTED for p in server.peers)
+    finally:
+        server.stop()
+
+
+#: Exactly the PSK suites offered, in order: ECDHE-PSK with AEAD (forward secrecy)
+#: first, plain PSK with AEAD after it for peers without ECDHE-PSK; never CBC.
+ALLOWED_PSK_SUITES = [
+    "ECDHE-PSK-CHACHA20-POLY1305",
+    "PSK-AES128-GCM-SHA256",
+    "PSK-AES256-GCM-SHA384",
+    "PSK-CHACHA20-POLY1305",
+]
+
+
+def test_psk_contexts_offer_exactly_the_aead_suites_ecdhe_psk_first():
+    from OpenSSL import SSL
+
+    from godot_dtls.api.context import client_context, server_context
+    from godot_dtls.core.cookies import CookieJar
+
+    for context in (
+        client_context(TLSOptions.client_psk("player-1", PSK_KEY)),
+        server_context(TLSOptions.server_psk({"player-1": PSK_KEY}), CookieJar()),
+    ):
+        offered = SSL.Connection(context, None).get_cipher_list()
+        # TLS 1.3 suites (TLS_*) are listed by OpenSSL but never offered: DTLS 1.2 only.
+        assert [name for name in offered if not name.startswith("TLS_")] == ALLOWED_PSK_SUITES
+
+
+def test_psk_peers_of_this_package_agree_on_ecdhe_psk_with_aead():
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    try:
+        peer = connect(server, TLSOptions.client_psk("player-1", PSK_KEY))
+        assert peer.get_status() is Status.CONNECTED
+        assert peer.get_stats()["cipher"] == "ECDHE-PSK-CHACHA20-POLY1305"
+        assert server.peers[0].get_stats()["cipher"] == "ECDHE-PSK-CHACHA20-POLY1305"
+    finally:
+        server.stop()
+
+
+PSK_CBC_SUITES = [
+    "ECDHE-PSK-AES128-CBC-SHA256",
+    "ECDHE-PSK-AES256-CBC-SHA384",
+    "PSK-AES128-CBC-SHA256",
+]
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("suite", PSK_CBC_SUITES)
+def test_psk_server_refuses_an_openssl_client_offering_only_a_cbc_suite(suite):
+    require("openssl")
+    from support.openssl_peer import s_client_process
+
+    server = EchoServer(TLSOptions.server_psk({"player-1": PSK_KEY}))
+    statuses: list[Status] = []
+    server.on_status = lambda _peer, status: statuses.append(status)
+    extra = ["-psk", PSK_KEY.hex(), "-psk_identity", "player-1", "-cipher", suite]
+    try:
+        with s_client_process(
+            server.port, servername=None, verify_hostname=None, extra=extra
+        ) as client:
+            client.close_stdin()  # s_client leaves at end of input, after any handshake
+            client.wait(10, on_wait=server.poll)
+        assert Status.CONNECTED not in statuses, client.output()
+        assert not any(f"Cipher is {suite}" in line for line in client.stdout_lines)
+        assert any("handshake failure" in line for line in client.lines()), client.output()
+    finally:
+        server.stop()
+
+
+@pytest.mark.interop
+@pytest.mark.parametrize("suite", PSK_CBC_SUITES)
+def test_psk_client_refuses_an_openssl_server_offering_only_a_cbc_suite(pki, suite):
+    require("openssl")
+    extra = ["-psk", PSK_KEY.hex(), "-psk_identity", "player-1", "-nocert", "-cipher", suite]
+    with start_s_server(pki.cert_path, pki.key_path, extra=extra) as s_server:
+        udp = PacketPeerUDP()
+        assert udp.connect_to_host("127.0.0.1", s_server.port) == Error.OK
+        peer = PacketPeerDTLS()
+        assert peer.connect_to_peer(udp, "", TLSOptions.client_psk("player-1", PSK_KEY)) == 0
+        poll_until(
+            peer,
+            until=lambda: peer.get_status() is not Status.HANDSHAKING,
+            timeout=10,
+            fds=[udp.fileno()],
+        )
+        assert peer.get_status() is Status.ERROR, s_server.output()
 
 
 @pytest.mark.interop

@@ -9,7 +9,12 @@ import pytest
 
 from godot_dtls import TLSOptions
 from godot_dtls.api.context import client_context, server_context
-from godot_dtls.core.connection import ConnectionState, DTLSConnection, InvalidStateError
+from godot_dtls.core.connection import (
+    MAX_HANDSHAKE_RESTARTS,
+    ConnectionState,
+    DTLSConnection,
+    InvalidStateError,
+)
 from godot_dtls.core.cookies import CookieJar
 from godot_dtls.core.events import (
     ConnectionClosed,
@@ -22,7 +27,11 @@ from godot_dtls.core.records import (
     HANDSHAKE_CLIENT_HELLO,
     HANDSHAKE_HELLO_VERIFY_REQUEST,
     MAX_PLAINTEXT_SIZE,
+    client_hello_cookie,
+    describe_record,
     handshake_type,
+    has_protected_record,
+    hello_verify_cookie,
     parse_header,
     record_count,
     split_records,
@@ -402,3 +411,160 @@ def test_forged_application_data_next_to_a_real_record_keeps_the_real_one(pki, s
     link.deliver_to_client([PLAINTEXT_APPLICATION_DATA + hello_verify], 0.0)
     link.exchange(0.0)
     assert client.state is ConnectionState.CONNECTED
+
+
+def client_flight_towards(link: MemoryLink, client: DTLSConnection) -> list[bytes]:
+    """Run the cookie exchange and the server's flight; the client's answer (its
+    ClientKeyExchange, ChangeCipherSpec and encrypted Finished), not yet delivered."""
+    client.start(0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)  # HelloVerifyRequest back
+    link.deliver_to_client(link.server.datagrams_to_send(), 0.0)
+    link.deliver_to_server(client.datagrams_to_send(), 0.0)  # server flight back
+    link.deliver_to_client(link.server.datagrams_to_send(), 0.0)
+    flight = client.datagrams_to_send()
+    assert any(has_protected_record(datagram) for datagram in flight)
+    return flight
+
+
+def damaged(flight: list[bytes]) -> list[bytes]:
+    """The flight with the last byte of its protected record (the AEAD tag) flipped."""
+    return [
+        datagram[:-1] + bytes((datagram[-1] ^ 0x5A,))
+        if has_protected_record(datagram)
+        else datagram
+        for datagram in flight
+    ]
+
+
+def test_one_finished_that_does_not_decrypt_is_tolerated(pki, server_factory):
+    client = new_client(pki.client_options())
+    link = MemoryLink(client, server_factory())
+    flight = client_flight_towards(link, client)
+    link.deliver_to_server(damaged(flight), 0.0)  # damaged on the path: dropped
+    assert link.server.state is ConnectionState.HANDSHAKING
+    assert link.server.datagrams_to_send() == []
+    link.deliver_to_server(flight, 0.0)  # the intact retransmission
+    assert link.server.state is ConnectionState.CONNECTED
+
+
+def test_a_finished_that_does_not_decrypt_twice_ends_both_sides_with_bad_record_mac():
+    server_context_ = server_context(TLSOptions.server_psk({"player-1": b"k" * 16}), CookieJar())
+    client = DTLSConnection(
+        client_context(TLSOptions.client_psk("player-1", b"K" * 16)), is_client=True
+    )
+    link = MemoryLink(
+        client,
+        lambda: DTLSConnection(server_context_, is_client=False, peer_address=SERVER_ADDRESS),
+    )
+    flight = client_flight_towards(link, client)
+    link.deliver_to_server(flight, 0.0)
+    assert link.server.state is ConnectionState.HANDSHAKING  # once: maybe damage, wait
+    link.deliver_to_server(flight, 1.0)  # the retransmission fails the same way
+    server = link.server
+    assert server.state is ConnectionState.FAILED
+    assert server.failure.reason is FailureReason.KEY_MISMATCH
+    assert server.stats.alerts_sent == ["bad_record_mac"]
+    (alert,) = server.datagrams_to_send()
+    assert describe_record(alert) == "alert" and alert[-2:] == b"\x02\x14"  # fatal, 20
+    client.receive_datagram(alert, 1.0)
+    assert client.state is ConnectionState.FAILED
+    assert client.failure.reason is FailureReason.ALERT_RECEIVED
+    assert "bad_record_mac" in client.failure.message
+
+
+def test_bad_records_after_the_handshake_never_end_a_connection(pki, server_factory):
+    link = connected_pair(pki, server_factory)
+    for index in range(4):
+        link.client.send(b"damaged %d" % index)
+        link.deliver_to_server(damaged(link.client.datagrams_to_send()), 0.0)
+    assert link.server.state is ConnectionState.CONNECTED
+    assert link.server.datagrams_to_send() == []
+    link.client.send(b"intact")
+    link.deliver_to_server(link.client.datagrams_to_send(), 0.0)
+    assert link.server.next_packet() == b"intact"
+
+
+def refused_cookie_setup(
+    pki,
+) -> tuple[DTLSConnection, Callable[[], DTLSConnection], Callable[[], DTLSConnection], bytes]:
+    """A client that answered a HelloVerifyRequest of an ``issuing`` server; a
+    ``refusing`` server whose cookie secret is another (as after a restart); and the
+    client's ClientHello carrying the issued cookie."""
+    client = new_client(pki.client_options())
+    first = server_context(pki.server_options(), CookieJar())
+    restarted = server_context(pki.server_options(), CookieJar())
+
+    def issuing() -> DTLSConnection:
+        return DTLSConnection(first, is_client=False, peer_address=SERVER_ADDRESS)
+
+    def refusing() -> DTLSConnection:
+        return DTLSConnection(restarted, is_client=False, peer_address=SERVER_ADDRESS)
+
+    client.start(0.0)
+    return (
+        client,
+        issuing,
+        refusing,
+        answer_with_cookie(client, issuing(), client.datagrams_to_send()[0]),
+    )
+
+
+def answer_with_cookie(client: DTLSConnection, server: DTLSConnection, hello: bytes) -> bytes:
+    """The client's ClientHello answering ``server``'s HelloVerifyRequest to ``hello``."""
+    server.receive_datagram(hello, 0.0)
+    client.receive_datagram(server.datagrams_to_send()[0], 0.0)
+    (answer,) = client.datagrams_to_send()
+    assert client_hello_cookie(answer)
+    return answer
+
+
+def test_a_refused_cookie_makes_the_client_start_a_new_handshake(pki):
+    client, _issuing, refusing_server, hello = refused_cookie_setup(pki)
+    refusing = refusing_server()
+    refusing.receive_datagram(hello, 0.0)
+    (refusal,) = refusing.datagrams_to_send()
+    assert parse_header(refusal).sequence == parse_header(hello).sequence
+    client.receive_datagram(refusal, 0.0)
+    (fresh,) = client.datagrams_to_send()
+    assert client_hello_cookie(fresh) == b""  # a new ClientHello, message_seq 0
+    assert client.stats.handshake_restarts == 1
+    link = MemoryLink(client, refusing_server)
+    link.deliver_to_server([fresh], 0.0)
+    link.exchange(0.0)
+    assert client.state is ConnectionState.CONNECTED
+
+
+def test_a_late_or_repeated_hello_verify_request_is_no_refusal(pki):
+    client, _issuing, refusing_server, hello = refused_cookie_setup(pki)
+    # A late answer to the first ClientHello (record sequence 0), with another cookie.
+    other = new_client(pki.client_options())
+    other.start(0.0)
+    late = refusing_server()
+    late.receive_datagram(other.datagrams_to_send()[0], 0.0)
+    (late_answer,) = late.datagrams_to_send()
+    assert parse_header(late_answer).sequence != parse_header(hello).sequence
+    client.receive_datagram(late_answer, 0.0)
+    # An answer to the cookie-bearing ClientHello that repeats the client's own cookie.
+    refusing = refusing_server()
+    refusing.receive_datagram(hello, 0.0)
+    (refusal,) = refusing.datagrams_to_send()
+    ours = client_hello_cookie(hello)
+    fresh_cookie = hello_verify_cookie(refusal)
+    assert ours and fresh_cookie and len(ours) == len(fresh_cookie)
+    client.receive_datagram(refusal.replace(fresh_cookie, ours), 0.0)
+    assert client.stats.handshake_restarts == 0
+    assert client.datagrams_to_send() == []
+
+
+def test_refusals_restart_a_handshake_a_bounded_number_of_times(pki):
+    client, issuing, refusing_server, hello = refused_cookie_setup(pki)
+    for _ in range(MAX_HANDSHAKE_RESTARTS + 2):
+        refusing = refusing_server()
+        refusing.receive_datagram(hello, 0.0)
+        client.receive_datagram(refusing.datagrams_to_send()[0], 0.0)
+        fresh = client.datagrams_to_send()
+        if not fresh:
+            break
+        hello = answer_with_cookie(client, issuing(), fresh[0])
+    assert client.stats.handshake_restarts == MAX_HANDSHAKE_RESTARTS
+    assert client.state is ConnectionState.HANDSHAKING

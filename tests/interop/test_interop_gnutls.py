@@ -425,6 +425,33 @@ def test_gnutls_cli_renegotiation_is_refused(gnutls_cli: str, pki: TestPKI) -> N
         assert len(echo.server.peers) == 1
 
 
+@pytest.mark.parametrize("priority", ["NORMAL:+ECDHE-PSK:+PSK", "NORMAL:-KX-ALL:+PSK"])
+def test_gnutls_cli_with_a_wrong_psk_gets_bad_record_mac(
+    gnutls_cli: str, priority: str, record_property: Callable[[str, object], None]
+) -> None:
+    """gnutls-cli whose pre-shared key differs: our server cannot decrypt its Finished
+    nor the retransmission and ends the handshake with bad_record_mac within seconds.
+    (GnuTLS ignores fatal alerts during a DTLS handshake, see above: its debug log shows
+    the alert and it is stopped by PID.)"""
+    echo = WatchedEchoServer(TLSOptions.server_psk({PSK_IDENTITY: PSK_KEY}))
+    started = time.monotonic()
+    with echo.running(), gnutls_peer.gnutls_cli_process(
+        echo.port, priority=priority, psk=(PSK_IDENTITY, b"\x42" * 16), debug=5, binary=gnutls_cli
+    ) as client:
+        alert = client.wait_for(
+            r"Alert\[(\d+)\|(\d+)\] - (.*) - was received", 20.0, stream="stderr"
+        )
+        assert alert.groups()[:2] == ("2", "20"), alert.group(0)  # fatal bad_record_mac
+        echo.wait_until(lambda: Status.ERROR in echo.statuses(), DATA_TIMEOUT, "ERROR")
+        report(record_property, f"gnutls-cli {priority} wrong PSK", alert.group(0))
+    report(
+        record_property,
+        f"gnutls-cli {priority} wrong PSK: server ended after (s)",
+        time.monotonic() - started,
+    )
+    assert Status.CONNECTED not in echo.statuses()
+
+
 @pytest.mark.parametrize(
     "priority",
     ["NORMAL:+ECDHE-PSK:+PSK", "NORMAL:-KX-ALL:+PSK"],

@@ -475,6 +475,28 @@ def test_mbedtls_psk_client_to_echo_server(record_property: Callable[[str, objec
         )
 
 
+def test_mbedtls_psk_client_with_a_wrong_key_fails_fast(
+    record_property: Callable[[str, object], None],
+) -> None:
+    """An Mbed TLS client whose key differs: our server cannot decrypt its Finished nor
+    the retransmission, sends bad_record_mac, and both sides give up within seconds
+    (each would otherwise retransmit until its handshake timeout)."""
+    configuration = mbedtls_tls.DTLSConfiguration(
+        pre_shared_key=(PSK_IDENTITY, b"\x42" * 16), validate_certificates=False
+    )
+    echo = WatchedEchoServer(TLSOptions.server_psk({PSK_IDENTITY: PSK_KEY}))
+    started = time.monotonic()
+    with echo.running(), mbedtls_client(echo.port, configuration, None) as client:
+        with pytest.raises(TLSError) as failure:
+            client.handshake(timeout=20.0)
+        assert getattr(failure.value, "err", None) == ERR_SSL_FATAL_ALERT_MESSAGE, failure.value
+        echo.wait_until(lambda: Status.ERROR in echo.statuses(), DATA_TIMEOUT, "ERROR")
+    report(
+        record_property, "mbedtls wrong PSK: both sides ended after (s)", time.monotonic() - started
+    )
+    assert Status.CONNECTED not in echo.statuses()
+
+
 # --------------------------------------------- 2. our client -> Mbed TLS server
 
 

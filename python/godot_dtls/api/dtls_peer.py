@@ -37,6 +37,7 @@ from godot_dtls.core.events import (
     HelloVerifyRequestSent,
     IdleTimedOut,
 )
+from godot_dtls.core.listener import AcceptedHello, CookieListener, ListenOutcome
 from godot_dtls.core.log import logger
 from godot_dtls.core.records import MAX_PLAINTEXT_SIZE
 from godot_dtls.core.verification import CertificateVerifier
@@ -232,7 +233,17 @@ class PacketPeerDTLS(PacketPeer):
     def connect_to_peer(
         self, packet_peer: Any, hostname: str, client_options: TLSOptions | None = None
     ) -> Error:
-        """Start a client handshake over ``packet_peer`` (a connected PacketPeerUDP)."""
+        """Start a client handshake over ``packet_peer`` (a connected PacketPeerUDP).
+
+        A name that no certificate can match (empty, malformed, a wildcard, over-long,
+        an IPv4 address in a non-standard form: see
+        :func:`~godot_dtls.core.verification.name_to_check`) is refused here with
+        ``ERR_INVALID_PARAMETER`` and a message, before any packet is sent, rather than
+        failing the handshake later with ``STATUS_ERROR_HOSTNAME_MISMATCH``: the mistake
+        is the caller's, it is reported at the call that made it, and no ClientHello
+        carries a name that means nothing. (The engine accepts any String and fails
+        during the handshake.) One trailing dot is accepted as the same name.
+        """
         if not is_transport(packet_peer) or not packet_peer.is_socket_connected():
             return self._refuse(
                 Error.ERR_INVALID_PARAMETER,
@@ -435,9 +446,19 @@ class PacketPeerDTLS(PacketPeer):
 
     @serialised
     def _accept(
-        self, transport: Any, context: Any, admit: Callable[[], bool] | None = None
+        self, transport: Any, listener: CookieListener, admit: Callable[[], bool] | None = None
     ) -> None:
-        """Server side: take over a UDP peer handed out by ``UDPServer`` (see DTLSServer)."""
+        """Server side: answer the first datagrams of a UDP peer handed out by ``UDPServer``.
+
+        Until a ClientHello carries a valid cookie nothing is kept for the address: the
+        DTLSServer's one listening OpenSSL object answers (:mod:`godot_dtls.core.listener`).
+        The outcomes, as ``DTLSServer.take_connection`` documents them: a
+        HelloVerifyRequest sent gives ``STATUS_ERROR`` (silent, as in the engine); a
+        valid cookie a connection in ``STATUS_HANDSHAKING``, or ``STATUS_ERROR`` when the
+        handshake cap refuses it; no ClientHello at all ``STATUS_ERROR`` with nothing
+        sent. Whenever no connection is made, the UDP peer's address is released, so the
+        sender's next datagram starts afresh.
+        """
         if not transport.is_socket_connected():
             logger.error("take_connection: the UDP peer is not connected")
             return
@@ -450,23 +471,64 @@ class PacketPeerDTLS(PacketPeer):
             logger.error("take_connection: the UDP peer reports an error")
             return
         address = _remote_address(transport)
+        for index, datagram in enumerate(datagrams):
+            result = listener.receive(datagram, address, now)
+            if result.outcome is ListenOutcome.VERIFY_REQUESTED:
+                for answer in result.datagrams:
+                    transport.put_packet(answer)  # stateless: a lost one is resent on request
+                self._release_after_cookie(transport)
+                return
+            if result.outcome is ListenOutcome.ACCEPTED:
+                assert result.accepted is not None
+                if admit is not None and not admit():
+                    self._refuse_unstarted(transport, "too many handshakes in progress")
+                    return
+                self._start_accepted(
+                    transport, listener, result.accepted, datagrams[index + 1 :], now
+                )
+                return
+        # Deliberately quiet (debug): spoofed senders choose how often this happens.
+        self._last_message = (
+            f"no ClientHello in the first datagram(s) from {address[0]}:{address[1]}: "
+            "dropped, nothing kept"
+        )
+        logger.debug("take_connection: %s", self._last_message)
+        self._release_transport(transport)
+        self._end(Status.ERROR)
+
+    def _start_accepted(
+        self,
+        transport: Any,
+        listener: CookieListener,
+        accepted: AcceptedHello,
+        rest: list[bytes],
+        now: float,
+    ) -> None:
+        """A ClientHello with a valid cookie: the connection continues on its SSL object."""
         connection = DTLSConnection(
-            context,
+            listener.context,
             is_client=False,
-            peer_address=address,
+            accepted=accepted,
             mtu=self.mtu,
             handshake_timeout=self.handshake_timeout,
             max_queued_packets=self.max_queued_packets,
             max_queued_bytes=self.max_queued_bytes,
-            admit_handshake=admit,
             idle_timeout=self.idle_timeout,
         )
         self._begin(transport, connection)
         connection.start(now)
-        for datagram in datagrams:
+        for datagram in rest:
             connection.receive_datagram(datagram, now)
         self._send_datagrams(connection)
         self._absorb_events(connection)
+
+    def _refuse_unstarted(self, transport: Any, message: str) -> None:
+        """Server side: no connection is made for a valid ClientHello; the address is
+        released so that the client's retransmission is tried again later."""
+        self._last_message = message
+        logger.error("DTLS connection failed: %s", message)
+        self._release_transport(transport)
+        self._end(Status.ERROR)
 
     # ------------------------------------------------------------------ internals
 
@@ -650,15 +712,15 @@ class PacketPeerDTLS(PacketPeer):
         else:
             self._end(status)
 
-    def _release_after_cookie(self) -> None:
+    def _release_after_cookie(self, transport: Any = None) -> None:
         """Server side: HelloVerifyRequest sent. Like the engine the peer ends in ERROR;
         it also releases the UDP peer's address so the client's retry, carrying the
         cookie, always becomes a new connection on the UDPServer."""
-        self._release_transport()
+        self._release_transport(transport)
         self._end(Status.ERROR)
 
-    def _release_transport(self) -> None:
-        close = getattr(self._transport, "close", None)
+    def _release_transport(self, transport: Any = None) -> None:
+        close = getattr(transport if transport is not None else self._transport, "close", None)
         if callable(close):
             close()
 

@@ -1,9 +1,13 @@
 """``DTLSServer``: turns UDP peers from a ``UDPServer`` into server-side DTLS peers.
 
-It holds the server's OpenSSL context and the HelloVerifyRequest cookie secret. A
-client first gets a stateless HelloVerifyRequest (that ``take_connection`` returns a
-peer in ``STATUS_ERROR``, as in the engine); its retry, carrying the cookie, arrives as
-a new UDP peer and becomes a peer in ``STATUS_HANDSHAKING``.
+It holds the server's OpenSSL context, the HelloVerifyRequest cookie secret and the one
+listening OpenSSL object that answers every new address (a
+:class:`~godot_dtls.core.listener.CookieListener`). A client first gets a stateless
+HelloVerifyRequest (that ``take_connection`` returns a peer in ``STATUS_ERROR``, as in
+the engine); its retry, carrying the cookie, arrives as a new UDP peer and becomes a
+peer in ``STATUS_HANDSHAKING``, built on the listening object that accepted it. A first
+datagram that is no ClientHello gives a peer in ``STATUS_ERROR`` and leaves nothing
+behind (the engine keeps a peer in ``STATUS_HANDSHAKING`` with a TLS context for it).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from OpenSSL import SSL
 
 from godot_dtls.core.connection import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU
 from godot_dtls.core.cookies import COOKIE_LIFETIME, CookieJar
+from godot_dtls.core.listener import CookieListener
 from godot_dtls.core.log import logger
 
 from .arguments import check_clock, check_float, check_int
@@ -55,6 +60,8 @@ class DTLSServer:
         rotation = check_float(cookie_rotation, "cookie_rotation", COOKIE_LIFETIME)
         self._cookies = CookieJar(rotate_every=rotation)
         self._context: SSL.Context | None = None
+        self._listener: CookieListener | None = None
+        self._refused = 0
         self._initialised = False
         #: Guards the set of handshakes and the context (see :mod:`.locking`).
         self._lock = new_lock()
@@ -115,6 +122,7 @@ class DTLSServer:
         except ContextError as exc:
             logger.error("DTLSServer.setup: %s", exc)
             return Error.ERR_INVALID_PARAMETER
+        self._listener = CookieListener(self._context, self.mtu)
         self._initialised = True
         return Error.OK
 
@@ -124,10 +132,13 @@ class DTLSServer:
 
         Returns None when the server was never set up or ``udp_peer`` is missing;
         otherwise always a peer, in ``STATUS_ERROR`` after a HelloVerifyRequest, in
-        ``STATUS_HANDSHAKING`` when the ClientHello carried a valid cookie, and in
-        ``STATUS_DISCONNECTED`` when the UDP peer is not connected.
+        ``STATUS_HANDSHAKING`` when the ClientHello carried a valid cookie, in
+        ``STATUS_ERROR`` when the first datagrams hold no ClientHello (nothing is sent
+        or kept; ``get_last_error_message()`` says so) or when ``max_handshakes`` are in
+        progress, and in ``STATUS_DISCONNECTED`` when the UDP peer is not connected.
+        Only a peer in ``STATUS_HANDSHAKING`` holds any state for its address.
         """
-        if self._context is None:
+        if self._listener is None:
             logger.error("DTLSServer.take_connection: call setup() first")
             return None
         if not is_transport(udp_peer):
@@ -139,10 +150,32 @@ class DTLSServer:
             idle_timeout=self.idle_timeout,
             clock=self._clock,
         )
-        peer._accept(udp_peer, self._context, self._admit_handshake)
+        peer._accept(udp_peer, self._listener, self._admit_handshake)
         if peer.get_status() is Status.HANDSHAKING:
             self._handshaking.add(peer)
         return peer
+
+    @serialised
+    def get_stats(self) -> dict[str, int]:
+        """What the server did with the first datagrams of new addresses.
+
+        ``datagrams`` seen, ``dropped`` (no usable ClientHello), ``hello_verify_requests``
+        sent, ``accepted`` (valid cookie), ``refused`` (valid cookie, but
+        ``max_handshakes`` in progress), and ``handshaking``: server-side peers whose
+        handshake is under way, the only ones holding state for their address.
+        """
+        listener = self._listener
+        stats = listener.stats if listener is not None else None
+        return {
+            "datagrams": stats.datagrams if stats else 0,
+            "dropped": stats.dropped if stats else 0,
+            "hello_verify_requests": stats.verify_requests if stats else 0,
+            "accepted": stats.accepted if stats else 0,
+            "refused": self._refused,
+            "handshaking": sum(
+                1 for peer in list(self._handshaking) if peer.get_status() is Status.HANDSHAKING
+            ),
+        }
 
     @serialised
     def _admit_handshake(self) -> bool:
@@ -153,5 +186,6 @@ class DTLSServer:
         self._handshaking = weakref.WeakSet(live)
         if len(live) >= self.max_handshakes:
             logger.warning("DTLSServer: %d handshakes in progress, refusing another", len(live))
+            self._refused += 1
             return False
         return True

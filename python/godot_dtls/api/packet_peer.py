@@ -8,7 +8,7 @@ It owns what Godot puts in the base class: the empty-packet shortcut of
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from godot_dtls.core.log import logger
 
@@ -17,7 +17,7 @@ from .errors import Error
 from .locking import new_lock, serialised
 from .variant import VariantError, decode_variant, encode_variant
 
-__all__ = ["PacketPeer", "as_bytes"]
+__all__ = ["GODOT4_VARIANTS", "PacketPeer", "VariantCodec", "as_bytes"]
 
 _DEFAULT_ENCODE_BUFFER_MAX_SIZE = 8 * 1024 * 1024
 _MIN_ENCODE_BUFFER_MAX_SIZE = 1024
@@ -33,6 +33,29 @@ def as_bytes(buffer: Any) -> bytes | None:
     return None
 
 
+class VariantCodec(Protocol):
+    """The bytes of ``put_var``/``get_var``: both raise :class:`VariantError` on failure."""
+
+    def encode(self, value: Any, full_objects: bool) -> bytes: ...
+
+    def decode(self, data: bytes, allow_objects: bool) -> tuple[Any, int]: ...
+
+
+class _Godot4Variants:
+    """Godot 4's binary Variant format (:mod:`godot_dtls.api.variant`)."""
+
+    def encode(self, value: Any, full_objects: bool) -> bytes:
+        return encode_variant(value, full_objects)
+
+    def decode(self, data: bytes, allow_objects: bool) -> tuple[Any, int]:
+        return decode_variant(data, allow_objects)
+
+
+#: The default codec: Godot 4's encoding of Python values. An engine adapter may give a
+#: peer its engine's own codec instead (Godot 3's ids differ from type 5 on).
+GODOT4_VARIANTS: VariantCodec = _Godot4Variants()
+
+
 class PacketPeer:
     """Abstract packet peer with Godot's ``PacketPeer`` methods."""
 
@@ -41,6 +64,8 @@ class PacketPeer:
         self._lock = new_lock()
         self._last_get_error = Error.OK
         self._encode_buffer_max_size = _DEFAULT_ENCODE_BUFFER_MAX_SIZE
+        #: How ``put_var``/``get_var`` turn values into bytes and back.
+        self.variant_codec: VariantCodec = GODOT4_VARIANTS
 
     # ---------------------------------------------------------------- subclass hooks
 
@@ -82,10 +107,11 @@ class PacketPeer:
     @serialised
     @refuses_bad_arguments()
     def put_var(self, var: Any, full_objects: bool = False) -> Error:
-        """Send a value in Godot 4's Variant encoding (``var_to_bytes`` format)."""
+        """Send a value in Godot's Variant encoding (Godot 4's ``var_to_bytes`` format
+        unless :attr:`variant_codec` says otherwise)."""
         full_objects = check_bool(full_objects, "full_objects")
         try:
-            encoded = encode_variant(var, full_objects)
+            encoded = self.variant_codec.encode(var, full_objects)
         except VariantError as exc:
             logger.error("put_var: %s", exc)
             return exc.error
@@ -119,7 +145,7 @@ class PacketPeer:
             logger.error("get_var: get_packet failed with %s", self._last_get_error.name)
             return None
         try:
-            value, _consumed = decode_variant(data, allow_objects)
+            value, _consumed = self.variant_codec.decode(data, allow_objects)
         except VariantError as exc:
             logger.error("get_var: %s", exc)
             self._last_get_error = exc.error

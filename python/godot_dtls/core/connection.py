@@ -41,18 +41,27 @@ from .events import (
     HelloVerifyRequestSent,
     IdleTimedOut,
 )
+from .listener import AcceptedHello, ListenOutcome, drain_bio, listen_once
 from .records import (
+    ALERT_BAD_RECORD_MAC,
     CONTENT_APPLICATION_DATA,
     MAX_DATAGRAM_SIZE,
     MAX_PLAINTEXT_SIZE,
     RECORD_HEADER_SIZE,
+    client_hello_cookie,
     client_hello_random,
+    has_protected_record,
+    hello_verify_cookie,
     is_client_hello,
     pack_datagrams,
+    parse_header,
+    plaintext_fatal_alert,
+    record_headers,
+    split_records,
     without_plaintext_application_data,
 )
 from .states import ConnectionState, next_state
-from .verification import CertificateVerifier, FailureKind
+from .verification import CertificateVerifier, FailureKind, UncheckableName, name_to_check
 
 __all__ = [
     "DEFAULT_HANDSHAKE_TIMEOUT",
@@ -74,10 +83,6 @@ DEFAULT_HANDSHAKE_TIMEOUT = 123.0
 #: bound the newest packet is dropped and counted, as a full UDP ring buffer does.
 DEFAULT_MAX_QUEUED_PACKETS = 1024
 DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024
-
-# Reading the write BIO in chunks below glibc's mmap threshold keeps each read cheap;
-# one chunk holds any single record, so the common case needs exactly one read.
-_BIO_CHUNK = 32768
 
 # SSL_CTX_set_info_callback "where" bits (ssl.h).
 _CB_READ = 0x04
@@ -113,6 +118,19 @@ _ALERT_NAMES = {
 }
 
 
+#: OpenSSL's state (``SSL_state_string_long``) once a server has read the client's
+#: ChangeCipherSpec and waits for its Finished, the first record under the new keys.
+_AWAITING_FINISHED = b"SSLv3/TLS read change cipher spec"
+#: Client flights whose Finished did not decrypt before a server ends the handshake: the
+#: first one, and its retransmission.
+UNREADABLE_FINISHED_LIMIT = 2
+#: New handshakes a client starts when the server refuses its cookie (see
+#: DTLSConnection._restart_handshake); bounded so a stream of forged refusals cannot
+#: keep a client restarting.
+MAX_HANDSHAKE_RESTARTS = 3
+#: Alerts that tell a client its keys differ from the server's.
+_KEY_ALERTS = frozenset({"bad_record_mac", "decrypt_error"})
+
 _FAILURE_REASONS = {
     FailureKind.CHAIN: FailureReason.CERTIFICATE,
     FailureKind.HOSTNAME_MISMATCH: FailureReason.HOSTNAME_MISMATCH,
@@ -125,12 +143,14 @@ def alert_name(description: int) -> str:
     return _ALERT_NAMES.get(description, f"alert {description}")
 
 
-def _sni_bytes(name: str) -> bytes:
-    """The server name as sent in SNI: IDNA for international names, else as is."""
+def _sni_bytes(name: str) -> bytes | None:
+    """The server name as SNI carries it: the checked form of a host name (one trailing
+    dot dropped, A-labels, lower case), an IP literal as given (as the engine sends it),
+    and nothing for a name no server could be known by."""
     try:
-        return name.encode("idna")
-    except UnicodeError:
-        return name.encode("utf-8")
+        return name_to_check(name).encode("ascii")
+    except (UncheckableName, UnicodeError):
+        return None
 
 
 class InvalidStateError(RuntimeError):
@@ -148,6 +168,7 @@ class ConnectionStats:
     datagrams_dropped_oversize: int = 0
     datagrams_dropped_empty: int = 0
     datagrams_dropped_stale_hello: int = 0
+    handshake_restarts: int = 0
     packets_received: int = 0
     packets_dropped_queue_full: int = 0
     packets_sent: int = 0
@@ -181,7 +202,13 @@ class DTLSConnection:
     Client: ``server_name`` is sent as SNI; ``verifier`` (if any) checks the server's
     certificate. Call :meth:`start` to produce the ClientHello.
 
-    Server: ``peer_address`` binds HelloVerifyRequest cookies to the client; the first
+    Server, the usual way: ``accepted`` is a ClientHello with a valid cookie that a
+    :class:`~godot_dtls.core.listener.CookieListener` accepted (its ``SSL`` object
+    becomes this connection's); :meth:`start` writes the server's first flight. Nothing
+    exists per client before that (see :mod:`godot_dtls.core.listener`).
+
+    Server, waiting for its own cookie (one known peer, tests, the fuzzer): without
+    ``accepted``, ``peer_address`` binds HelloVerifyRequest cookies to the client; a
     ClientHello without a valid cookie is answered statelessly and the connection ends
     with :class:`HelloVerifyRequestSent`.
     """
@@ -200,6 +227,7 @@ class DTLSConnection:
         max_queued_bytes: int = DEFAULT_MAX_QUEUED_BYTES,
         admit_handshake: Callable[[], bool] | None = None,
         session: SSL.Session | None = None,
+        accepted: AcceptedHello | None = None,
         idle_timeout: float | None = None,
     ) -> None:
         if mtu < 256:
@@ -208,6 +236,8 @@ class DTLSConnection:
             raise ValueError("the handshake timeout must be positive")
         if idle_timeout is not None and not idle_timeout > 0:
             raise ValueError("the idle timeout must be positive (or None: no idle timeout)")
+        if accepted is not None and is_client:
+            raise ValueError("an accepted ClientHello makes a server-side connection")
         #: Once connected: seconds without a datagram from the peer after which the
         #: connection sends close_notify and ends with :class:`IdleTimedOut` (None: never,
         #: as in the engine).
@@ -215,7 +245,7 @@ class DTLSConnection:
         self._last_heard = 0.0
         self.is_client = is_client
         self.verifier = verifier
-        self.peer_address = peer_address
+        self.peer_address = accepted.peer_address if accepted is not None else peer_address
         #: The time of the input being processed; read by the cookie callbacks.
         self.now = 0.0
         self.mtu = mtu
@@ -228,20 +258,18 @@ class DTLSConnection:
         self.stats = ConnectionStats()
 
         self._context = context
-        self._ssl = self._new_ssl(context)
+        self._ssl = self._adopt(accepted.ssl) if accepted is not None else self._new_ssl(context)
+        self._sni = _sni_bytes(server_name) if is_client and server_name else None
+        self._session = session
+        #: Client: record sequence number -> cookie of each ClientHello sent with one.
+        self._cookie_hellos: dict[int, bytes] = {}
         if is_client:
-            self._ssl.set_connect_state()
-            if server_name:
-                self._ssl.set_tlsext_host_name(_sni_bytes(server_name))
-            if session is not None:
-                self._ssl.set_session(session)
-            if verifier is not None:
-                verifier.attach(self._ssl)
-        else:
+            self._configure_client(self._ssl)
+        elif accepted is None:
             self._ssl.set_accept_state()
         self._state = ConnectionState.HANDSHAKING
-        self._awaiting_cookie = not is_client
-        self._client_random: bytes | None = None
+        self._awaiting_cookie = not is_client and accepted is None
+        self._client_random: bytes | None = accepted.client_random if accepted is not None else None
         self._started = False
         self._handshake_deadline = 0.0
         self._timer: float | None = None
@@ -251,9 +279,27 @@ class DTLSConnection:
         self._packets: deque[bytes] = deque()
         self._queued_bytes = 0
         self._events: deque[Event] = deque()
+        # What a server knows of its own handshake records, to end a handshake whose
+        # Finished cannot be decrypted (see _finished_did_not_decrypt).
+        self._unreadable_finished = 0
+        self._next_plaintext_sequence = 0
+        self._sent_protected = False
+
+    def _configure_client(self, ssl: SSL.Connection) -> None:
+        ssl.set_connect_state()
+        if self.verifier is not None:
+            # First: a name that cannot be checked (UncheckableName) starts nothing.
+            self.verifier.attach(ssl)
+        if self._sni:
+            ssl.set_tlsext_host_name(self._sni)
+        if self._session is not None:
+            ssl.set_session(self._session)
 
     def _new_ssl(self, context: SSL.Context) -> SSL.Connection:
-        connection = SSL.Connection(context, None)
+        return self._adopt(SSL.Connection(context, None))
+
+    def _adopt(self, connection: SSL.Connection) -> SSL.Connection:
+        """Make ``connection`` this object's: its callbacks find it through the app data."""
         connection.set_app_data(self)
         # With a memory BIO OpenSSL cannot query the path MTU (the context sets
         # OP_NO_QUERY_MTU); without an explicit MTU it would cut handshake messages
@@ -334,14 +380,15 @@ class DTLSConnection:
     # ------------------------------------------------------------------ inputs
 
     def start(self, now: float) -> None:
-        """Begin the handshake. A client writes its ClientHello (one datagram)."""
+        """Begin the handshake. A client writes its ClientHello (one datagram); a server
+        built on an accepted ClientHello writes its first flight."""
         if self._started:
             raise InvalidStateError("the connection was already started")
         self._started = True
         self.now = now
         self.stats.handshake_started_at = now
         self._handshake_deadline = now + self.handshake_timeout
-        if self.is_client:
+        if not self._awaiting_cookie:
             self._handshake_step()
             self._flush()
         self._update_timer(now)
@@ -388,11 +435,19 @@ class DTLSConnection:
                 self._read_application_data()
         elif self._awaiting_cookie:
             self._listen(data)
+        elif self._cookie_hellos and self._cookie_refused(data):
+            self._restart_handshake()
         else:
             data = without_plaintext_application_data(data)
             if data:
                 self._ssl.bio_write(data)
                 self._handshake_step()
+                if (
+                    not self.is_client
+                    and self._state is ConnectionState.HANDSHAKING
+                    and has_protected_record(data)
+                ):
+                    self._finished_did_not_decrypt()
         self._flush()
         self._update_timer(now)
 
@@ -440,7 +495,7 @@ class DTLSConnection:
             raise InvalidStateError(self._failure.message if self._failure else "") from exc
         stats = self.stats
         stats.packets_sent += 1
-        record = self._drain_bio(self._ssl)
+        record = drain_bio(self._ssl)
         size = len(record)
         if size > RECORD_HEADER_SIZE and size == RECORD_HEADER_SIZE + (
             (record[11] << 8) | record[12]
@@ -490,18 +545,13 @@ class DTLSConnection:
 
     def _listen(self, data: bytes) -> None:
         """Server, before a valid cookie: answer statelessly or accept the ClientHello."""
-        ssl = self._ssl
-        ssl.bio_write(data)
-        try:
-            ssl.DTLSv1_listen()
-        except SSL.WantReadError:
-            # Either a HelloVerifyRequest was written (no or stale cookie), or the
-            # datagram was not a usable ClientHello and was dropped.
-            if self._flush():
-                self._enter(HelloVerifyRequestSent())
+        outcome, written = listen_once(self._ssl, data)
+        if outcome is ListenOutcome.VERIFY_REQUESTED:
+            self._queue_stream(written)
+            self._enter(HelloVerifyRequestSent())
             return
-        except SSL.Error:
-            return  # garbage before any handshake: dropped, as OpenSSL already did
+        if outcome is ListenOutcome.DROPPED:
+            return  # not a usable ClientHello: dropped, as OpenSSL already did
         self._awaiting_cookie = False
         self._client_random = client_hello_random(data)
         admit = self.admit_handshake
@@ -509,6 +559,69 @@ class DTLSConnection:
             self._fail(FailureReason.REFUSED, "too many handshakes in progress")
             return
         self._handshake_step()
+
+    def _cookie_refused(self, data: bytes) -> bool:
+        """Client: is ``data`` a HelloVerifyRequest answering one of our ClientHellos that
+        carried a cookie, with another cookie? Then the server refused ours (it expired,
+        or the server restarted with a new secret).
+
+        RFC 6347 4.2.1 has a server copy the ClientHello's record sequence number into its
+        HelloVerifyRequest, so the answer is told apart from a late answer to an earlier
+        ClientHello; a copy of the HelloVerifyRequest we answered carries our own cookie.
+        """
+        if self.stats.handshake_restarts >= MAX_HANDSHAKE_RESTARTS:
+            return False
+        header = parse_header(data)
+        if header is None or header.epoch:
+            return False
+        ours = self._cookie_hellos.get(header.sequence)
+        offered = hello_verify_cookie(data)
+        return ours is not None and offered is not None and offered != ours
+
+    def _restart_handshake(self) -> None:
+        """Client: begin again with a new ClientHello, on a new OpenSSL object.
+
+        OpenSSL's client ignores a second HelloVerifyRequest, and a server built on
+        ``DTLSv1_listen`` (OpenSSL's, this package's) continues only a ClientHello with
+        message_seq 1, so answering it would not help either. A new handshake gets a
+        fresh cookie at once instead of waiting for the handshake timeout. The overall
+        handshake deadline stays what it was.
+        """
+        self.stats.handshake_restarts += 1
+        self._cookie_hellos.clear()
+        self._ssl = self._new_ssl(self._context)
+        self._configure_client(self._ssl)
+        self._handshake_step()
+
+    def _finished_did_not_decrypt(self) -> None:
+        """Server, handshaking: a protected record came in and the handshake did not end.
+
+        After the client's ChangeCipherSpec, the next record is its Finished, the first
+        under the new keys. If OpenSSL is still waiting for it after a protected record
+        arrived, that record did not decrypt and was dropped, as DTLS drops every record
+        failing its MAC (RFC 6347 4.1.2.7). Once may be damage on the path; when the
+        client's retransmitted flight fails again, the two sides derived different keys
+        (with PSK: the keys differ), and waiting only turns that into a timeout. So the
+        handshake ends with the fatal bad_record_mac RFC 6347 prescribes for a side that
+        reports such a record. The alert goes out in plaintext, as every record of a
+        server that has not sent its own ChangeCipherSpec yet. Established connections
+        never come here: their bad records stay silently dropped.
+        """
+        if self._sent_protected or self._ssl.get_state_string() != _AWAITING_FINISHED:
+            return
+        self._unreadable_finished += 1
+        if self._unreadable_finished < UNREADABLE_FINISHED_LIMIT:
+            return
+        self._queue_stream(
+            plaintext_fatal_alert(self._next_plaintext_sequence, ALERT_BAD_RECORD_MAC)
+        )
+        self.stats.alerts_sent.append(alert_name(ALERT_BAD_RECORD_MAC))
+        self._fail(
+            FailureReason.KEY_MISMATCH,
+            f"the client's Finished did not decrypt ({self._unreadable_finished} times): "
+            "the two sides derived different keys (a wrong pre-shared key?); "
+            "bad_record_mac sent",
+        )
 
     def _client_hello_while_connected(self, data: bytes) -> None:
         """Server: an epoch-0 ClientHello from the address of an established connection.
@@ -529,13 +642,10 @@ class DTLSConnection:
         probe = SSL.Connection(self._context, None)
         probe.set_app_data(self)
         probe.set_accept_state()
-        probe.bio_write(data)
-        try:
-            probe.DTLSv1_listen()
-        except SSL.WantReadError:
-            self._outgoing_from(probe)
-            return
-        except SSL.Error:
+        outcome, written = listen_once(probe, data)
+        if outcome is ListenOutcome.VERIFY_REQUESTED:
+            self._queue_stream(written)
+        if outcome is not ListenOutcome.ACCEPTED:
             return
         self._fail(FailureReason.CLIENT_RECONNECTED, "the client started a new handshake")
 
@@ -619,10 +729,11 @@ class DTLSConnection:
         if failure is not None:
             self._fail(_FAILURE_REASONS[failure.kind], failure.message)
         elif self._fatal_alert_received is not None:
-            self._fail(
-                FailureReason.ALERT_RECEIVED,
-                f"the peer sent a fatal alert: {self._fatal_alert_received}",
-            )
+            alert = self._fatal_alert_received
+            hint = ""
+            if alert in _KEY_ALERTS and "PSK" in (self._ssl.get_cipher_name() or ""):
+                hint = " (the pre-shared keys differ?)"
+            self._fail(FailureReason.ALERT_RECEIVED, f"the peer sent a fatal alert: {alert}{hint}")
         elif isinstance(exc, SSL.ZeroReturnError):
             self._fail(FailureReason.ALERT_RECEIVED, "the peer closed during the handshake")
         else:
@@ -660,27 +771,34 @@ class DTLSConnection:
 
     def _outgoing_from(self, ssl: SSL.Connection) -> bool:
         """Queue what ``ssl`` wrote as datagrams; True if it wrote anything."""
-        stream = self._drain_bio(ssl)
+        stream = drain_bio(ssl)
         return self._queue_stream(stream) if stream else False
 
-    @staticmethod
-    def _drain_bio(ssl: SSL.Connection) -> bytes:
-        """Everything waiting in ``ssl``'s write BIO (b"" when nothing)."""
-        try:
-            stream = ssl.bio_read(_BIO_CHUNK)
-        except SSL.WantReadError:
-            return b""
-        if len(stream) < _BIO_CHUNK:
-            return stream
-        chunks = [stream]
-        while True:
-            try:
-                chunks.append(ssl.bio_read(_BIO_CHUNK))
-            except SSL.WantReadError:
-                return b"".join(chunks)
+    def _note_cookie_hellos(self, stream: bytes) -> None:
+        """Client, handshaking: remember each ClientHello that carries a cookie."""
+        for record in split_records(stream):
+            cookie = client_hello_cookie(record)
+            if cookie:
+                header = parse_header(record)
+                assert header is not None
+                self._cookie_hellos[header.sequence] = cookie
+
+    def _note_handshake_records(self, stream: bytes) -> None:
+        """Server, handshaking: the next plaintext record sequence number, and whether a
+        protected record went out (then an alert could no longer be plaintext)."""
+        for header in record_headers(stream):
+            if header.epoch:
+                self._sent_protected = True
+            elif header.sequence >= self._next_plaintext_sequence:
+                self._next_plaintext_sequence = header.sequence + 1
 
     def _queue_stream(self, stream: bytes) -> bool:
         """Pack concatenated records into datagrams ≤ MTU and queue them for sending."""
+        if self._state is ConnectionState.HANDSHAKING:
+            if self.is_client:
+                self._note_cookie_hellos(stream)
+            else:
+                self._note_handshake_records(stream)
         datagrams = pack_datagrams(stream, self.mtu)
         stats = self.stats
         for datagram in datagrams:

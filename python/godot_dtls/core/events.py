@@ -32,6 +32,7 @@ class FailureReason(enum.Enum):
     PROTOCOL = "protocol"  # a local protocol or TLS library error
     CLIENT_RECONNECTED = "client_reconnected"  # server side: same address started anew
     REFUSED = "refused"  # server side: too many handshakes in progress
+    KEY_MISMATCH = "key_mismatch"  # server side: the client's Finished did not decrypt, twice
 
 
 class Event:

@@ -24,6 +24,7 @@ __all__ = [
     "NAME_ERRORS",
     "PYOPENSSL_MINIMUM",
     "c_string",
+    "clear_error_queue",
     "copy_into",
     "detach_info_callback",
     "install_psk_client_callback",
@@ -40,6 +41,7 @@ __all__ = [
 PYOPENSSL_MINIMUM = (24, 3)
 
 _REQUIRED_SYMBOLS = (
+    "ERR_clear_error",
     "SSL_get0_param",
     "SSL_session_reused",
     "SSL_set_info_callback",
@@ -118,6 +120,16 @@ def set_expected_ip(connection: SSL.Connection, packed: bytes) -> bool:
     """Make OpenSSL check the leaf for the IP address ``packed`` (4 or 16 bytes)."""
     param = _lib.SSL_get0_param(connection._ssl)
     return _lib.X509_VERIFY_PARAM_set1_ip(param, packed, len(packed)) == 1
+
+
+def clear_error_queue() -> None:
+    """Empty this thread's OpenSSL error queue.
+
+    ``DTLSv1_listen`` leaves the reason it dropped a datagram in the queue while
+    reporting "want read"; a later ``SSL_get_error`` on any connection of the thread
+    would read that stale entry as its own failure.
+    """
+    _lib.ERR_clear_error()
 
 
 def session_reused(connection: SSL.Connection) -> bool:

@@ -17,16 +17,26 @@ from .log import logger
 
 __all__ = ["PSK_CIPHER_LIST", "install_client_psk", "install_server_psk", "psk_supported"]
 
-#: ECDHE-PSK (forward secrecy) first, where OpenSSL offers it; plain PSK with AES-GCM after
-#: it for peers without ECDHE-PSK (mbedTLS and GnuTLS offer both kinds).
+#: The PSK suites, AEAD only, as for certificates; the server's order decides.
+#:
+#: - ``ECDHE-PSK-CHACHA20-POLY1305`` first: ephemeral ECDH mixed with the key gives forward
+#:   secrecy. It is the one ECDHE-PSK suite with an AEAD cipher that TLS 1.2 has in
+#:   OpenSSL, Mbed TLS and GnuTLS (RFC 7905); RFC 8442's ECDHE-PSK AES-GCM suites exist in
+#:   none of them, and ECDHE-PSK with AES means CBC with HMAC, which is not offered.
+#: - Plain PSK with AES-GCM or ChaCha20-Poly1305 after it, as an explicit fallback for
+#:   peers built with plain PSK only (constrained Mbed TLS builds, GnuTLS ``+PSK``): no
+#:   forward secrecy, but still AEAD. Offering it cannot be used for a downgrade: the
+#:   suite list is covered by the Finished messages, which only a holder of the key can
+#:   compute, and a peer that offers ECDHE-PSK always gets it.
+#: - No CBC, no DHE-PSK (finite-field DH, left out by Godot's mbedTLS configuration too),
+#:   no RSA-PSK.
 PSK_CIPHER_LIST = b":".join(
     [
         b"ECDHE-PSK-CHACHA20-POLY1305",
-        b"ECDHE-PSK-AES256-CBC-SHA384",
-        b"ECDHE-PSK-AES128-CBC-SHA256",
-        b"PSK-AES256-GCM-SHA384",
         b"PSK-AES128-GCM-SHA256",
+        b"PSK-AES256-GCM-SHA384",
         b"PSK-CHACHA20-POLY1305",
+        b"@SECLEVEL=2",
     ]
 )
 

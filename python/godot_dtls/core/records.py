@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 __all__ = [
+    "ALERT_BAD_RECORD_MAC",
     "CONTENT_ALERT",
     "CONTENT_APPLICATION_DATA",
     "CONTENT_CHANGE_CIPHER_SPEC",
@@ -25,13 +26,18 @@ __all__ = [
     "MAX_PLAINTEXT_SIZE",
     "RECORD_HEADER_SIZE",
     "RecordHeader",
+    "client_hello_cookie",
     "client_hello_random",
     "describe_record",
     "handshake_type",
+    "has_protected_record",
+    "hello_verify_cookie",
     "is_client_hello",
     "pack_datagrams",
     "parse_header",
+    "plaintext_fatal_alert",
     "record_count",
+    "record_headers",
     "split_records",
     "without_plaintext_application_data",
 ]
@@ -53,6 +59,11 @@ HANDSHAKE_CLIENT_KEY_EXCHANGE = 16
 HANDSHAKE_HEADER_SIZE = 12
 
 RECORD_HEADER_SIZE = 13
+#: DTLS 1.2 on the wire (record and ClientHello version field).
+DTLS1_2_WIRE_VERSION = 0xFEFD
+#: Alert level and the one description this package writes itself (RFC 5246 7.2).
+_ALERT_FATAL = 2
+ALERT_BAD_RECORD_MAC = 20
 #: Largest application payload of one record (RFC 6347 / TLS 1.2 plaintext limit).
 MAX_PLAINTEXT_SIZE = 16384
 #: Largest inbound datagram worth handing to OpenSSL: one maximal record with the
@@ -86,6 +97,45 @@ def parse_header(data: bytes, offset: int = 0) -> RecordHeader | None:
         epoch=int.from_bytes(data[offset + 3 : offset + 5], "big"),
         sequence=int.from_bytes(data[offset + 5 : offset + 11], "big"),
         length=(data[offset + 11] << 8) | data[offset + 12],
+    )
+
+
+def record_headers(stream: bytes) -> list[RecordHeader]:
+    """The headers of the whole records in ``stream`` (a trailing partial one is left out)."""
+    headers = []
+    start = 0
+    for end in _record_ends(stream):
+        header = parse_header(stream, start)
+        assert header is not None  # _record_ends only reports whole records
+        headers.append(header)
+        start = end
+    return headers
+
+
+def has_protected_record(datagram: bytes) -> bool:
+    """True when a whole record of the datagram is from epoch 1 or later (encrypted)."""
+    start = 0
+    for end in _record_ends(datagram):
+        if datagram[start + 3] or datagram[start + 4]:
+            return True
+        start = end
+    return False
+
+
+def plaintext_fatal_alert(sequence: int, description: int) -> bytes:
+    """An epoch-0 fatal alert record with the 48-bit record ``sequence``.
+
+    Only for a side whose write state is still the initial null cipher (it has not sent
+    its ChangeCipherSpec): that is the record OpenSSL itself would write there, but
+    OpenSSL has no call to send an alert of the caller's choosing.
+    """
+    return (
+        bytes((CONTENT_ALERT,))
+        + DTLS1_2_WIRE_VERSION.to_bytes(2, "big")
+        + (0).to_bytes(2, "big")
+        + (sequence & 0xFFFFFFFFFFFF).to_bytes(6, "big")
+        + (2).to_bytes(2, "big")
+        + bytes((_ALERT_FATAL, description))
     )
 
 
@@ -263,3 +313,34 @@ def client_hello_random(datagram: bytes) -> bytes | None:
     if datagram[_FRAGMENT_OFFSET] != b"\x00\x00\x00":
         return None
     return bytes(datagram[_CLIENT_RANDOM])
+
+
+# After the record and handshake headers: a ClientHello has client_version (2), random
+# (32), session_id (1 + n), cookie (1 + m); a HelloVerifyRequest server_version (2),
+# cookie (1 + m).
+_BODY = RECORD_HEADER_SIZE + HANDSHAKE_HEADER_SIZE
+
+
+def _cookie_at(record: bytes, offset: int) -> bytes | None:
+    if len(record) <= offset:
+        return None
+    end = offset + 1 + record[offset]
+    return bytes(record[offset + 1 : end]) if end <= len(record) else None
+
+
+def client_hello_cookie(record: bytes) -> bytes | None:
+    """The cookie (b"" when none) of a record holding a whole-or-first ClientHello
+    fragment, else None."""
+    if handshake_type(record) != HANDSHAKE_CLIENT_HELLO or record[_FRAGMENT_OFFSET] != bytes(3):
+        return None
+    session_id_at = _BODY + 2 + 32
+    if len(record) <= session_id_at:
+        return None
+    return _cookie_at(record, session_id_at + 1 + record[session_id_at])
+
+
+def hello_verify_cookie(record: bytes) -> bytes | None:
+    """The cookie of a record holding a HelloVerifyRequest, else None."""
+    if handshake_type(record) != HANDSHAKE_HELLO_VERIFY_REQUEST:
+        return None
+    return _cookie_at(record, _BODY + 2)

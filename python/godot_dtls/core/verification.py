@@ -12,6 +12,12 @@ The verify callback sees OpenSSL's name error, notes it and lets verification go
 if a chain error follows, that one decides (``STATUS_ERROR``); if the chain is fine, the
 mismatch fails the handshake at the last step (``STATUS_ERROR_HOSTNAME_MISMATCH``), and
 OpenSSL still sends the peer the bad_certificate alert that goes with a name error.
+
+The name check fails closed. OpenSSL's ``set1_host`` silently arms *no* check when it
+refuses a name, and gives some names a meaning of their own (a leading dot matches every
+subdomain). So a name is first brought to the one form a certificate can carry
+(:func:`name_to_check`), anything else raises :class:`UncheckableName` before a packet is
+sent, OpenSSL's return code is read, and a leaf reached without an armed check is refused.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ import base64
 import datetime
 import enum
 import ipaddress
+import re
+from encodings import idna as _idna
 from typing import NamedTuple
 
 from cryptography import x509
@@ -34,8 +42,10 @@ from .log import logger
 __all__ = [
     "CertificateVerifier",
     "FailureKind",
+    "UncheckableName",
     "VerificationFailure",
     "describe_x509_error",
+    "name_to_check",
     "pin_text",
     "request_name_check",
     "spki_sha256",
@@ -100,17 +110,104 @@ def _ip_literal(name: str) -> bytes | None:
         return None
 
 
+class UncheckableName(ValueError):
+    """A name no certificate check can be set up for: the connection must not start."""
+
+
+#: DNS limits (RFC 1035): 63 bytes per label, 253 characters for the dotted name.
+_MAX_LABEL = 63
+_MAX_NAME = 253
+#: Letters, digits, hyphen; and underscore, which OpenSSL accepts and container and
+#: service names use. Anything else (space, slash, colon, NUL, ``*``) is no host name.
+_LABEL_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_")
+_NUMERIC_LABEL = re.compile(r"[0-9]+|0x[0-9a-f]*")
+
+
+def _uncheckable(name: str, why: str) -> UncheckableName:
+    return UncheckableName(f"the name {name!r} cannot be checked against a certificate: {why}")
+
+
+def _a_label(name: str, label: str) -> str:
+    """The ASCII (A-label) form of an international label, only if it is unambiguous.
+
+    OpenSSL compares names as ASCII, so a U-label must be encoded (IDNA, RFC 3490).
+    Encoding also maps characters (full-width letters to ASCII, ``ß`` to ``ss``, where
+    IDNA 2008 and browsers differ): a label that does not come back unchanged from its
+    A-label names something else than what was written, and is refused.
+    """
+    try:
+        encoded = _idna.ToASCII(label).decode("ascii")
+        back = _idna.ToUnicode(encoded)
+    except UnicodeError as exc:
+        raise _uncheckable(name, f"{label!r} is not a valid international label ({exc})") from exc
+    if back != label.lower():
+        raise _uncheckable(
+            name,
+            f"{label!r} is not in canonical form (IDNA reads it as {back!r}); "
+            f"write the label as {encoded!r}",
+        )
+    return encoded
+
+
+def name_to_check(name: str) -> str:
+    """The form of ``name`` a certificate is checked against and SNI carries.
+
+    IP literals are returned as given (they are checked as addresses). A host name
+    loses exactly one trailing dot (``game.example.`` is ``game.example``, as in
+    browsers), has its U-labels encoded as A-labels and is lower-cased (OpenSSL compares
+    ASCII without case). Raises :class:`UncheckableName` for every name no certificate
+    can match: empty, empty labels (leading, doubled or two trailing dots; OpenSSL would
+    read a leading dot as "any subdomain"), labels over 63 or names over 253 characters,
+    characters outside letters, digits, ``-`` and ``_`` (``*`` included: wildcards belong
+    in certificates), labels starting or ending with ``-``, and a numeric last label
+    (``127.1``, ``0x7f.0.0.1``, ``127.000.000.001``), which resolvers read as an IPv4
+    address in a form no certificate carries.
+    """
+    if _ip_literal(name) is not None:
+        return name
+    if not name:
+        raise _uncheckable(name, "an empty name matches no certificate")
+    host = name[:-1] if name.endswith(".") else name
+    if not host.isascii():
+        host = ".".join(
+            label if label.isascii() else _a_label(name, label) for label in host.split(".")
+        )
+    host = host.lower()
+    if len(host) > _MAX_NAME:
+        raise _uncheckable(name, f"longer than {_MAX_NAME} characters")
+    labels = host.split(".")
+    for label in labels:
+        if not label:
+            raise _uncheckable(name, "empty label (a leading, doubled or second trailing dot)")
+        if len(label) > _MAX_LABEL:
+            raise _uncheckable(name, f"a label is longer than {_MAX_LABEL} characters")
+        stray = sorted(set(label) - _LABEL_CHARACTERS)
+        if "*" in stray:
+            raise _uncheckable(name, "a wildcard belongs in a certificate, not in the name")
+        if stray:
+            raise _uncheckable(name, f"{stray[0]!r} cannot appear in a host name")
+        if label.startswith("-") or label.endswith("-"):
+            raise _uncheckable(name, "a label cannot start or end with '-'")
+    if _NUMERIC_LABEL.fullmatch(labels[-1]):
+        raise _uncheckable(
+            name, "a numeric last label reads as an IPv4 address; write one as a.b.c.d"
+        )
+    return host
+
+
 def request_name_check(connection: SSL.Connection, name: str) -> None:
-    """Ask OpenSSL to check ``name`` (DNS name or IP literal) against the peer's leaf."""
+    """Make OpenSSL check ``name`` (DNS name or IP literal) against the peer's leaf.
+
+    Raises :class:`UncheckableName` when the name cannot be checked, including when
+    OpenSSL refuses it: a refused ``set1_host``/``set1_ip`` arms no check at all.
+    """
     packed = _ip_literal(name)
     if packed is not None:
-        private.set_expected_ip(connection, packed)
-        return
-    try:
-        encoded = name.encode("ascii") if name.isascii() else name.encode("idna")
-    except UnicodeError:
-        encoded = name.encode("utf-8")  # not a valid host name: it will match nothing
-    private.set_expected_host(connection, encoded)
+        armed = private.set_expected_ip(connection, packed)
+    else:
+        armed = private.set_expected_host(connection, name_to_check(name).encode("ascii"))
+    if not armed:
+        raise _uncheckable(name, "OpenSSL refused it")
 
 
 def _engine_name_rules(
@@ -188,6 +285,7 @@ class CertificateVerifier:
     """
 
     __slots__ = (
+        "_name_check_armed",
         "_name_error",
         "check_chain",
         "crl_soft_fail",
@@ -211,6 +309,7 @@ class CertificateVerifier:
         self.failure: VerificationFailure | None = None
         self.seen_keys: list[bytes] = []
         self._name_error = False
+        self._name_check_armed = False
 
     def _on_name_error(self, certificate: crypto.X509, cert: x509.Certificate | None) -> bool:
         """OpenSSL found the name missing from the leaf (it checks names before dates).
@@ -229,9 +328,14 @@ class CertificateVerifier:
         return False
 
     def attach(self, connection: SSL.Connection) -> None:
-        """Configure OpenSSL's name check on a new client connection."""
-        if self.expected_name:
+        """Configure OpenSSL's name check on a new client connection.
+
+        Raises :class:`UncheckableName` for a name that cannot be checked (the empty
+        name included): such a connection must not start.
+        """
+        if self.expected_name is not None:
             request_name_check(connection, self.expected_name)
+            self._name_check_armed = True
 
     def __call__(self, certificate: crypto.X509, errnum: int, depth: int, ok: int) -> bool:
         if self.failure is not None:
@@ -261,6 +365,13 @@ class CertificateVerifier:
         # OpenSSL reports the leaf (depth 0) as verified last, after every chain check,
         # so reaching it with ok=1 means the chain is trusted: the name and pins are left.
         name = self.expected_name
+        if name is not None and not self._name_check_armed:
+            # Fail closed: without an armed check OpenSSL reports no name error at all.
+            self.failure = VerificationFailure(
+                FailureKind.HOSTNAME_MISMATCH,
+                f"the check of the name '{name}' was never set up: certificate refused",
+            )
+            return False
         if name is not None and not _engine_name_rules(cert, name, not self._name_error):
             self.failure = _name_mismatch(name, cert)
             return False

@@ -4,13 +4,17 @@ An adapter under ``addons/godot_dtls/python/<runtime>/`` declares its exposed cl
 the form its runtime requires and describes the runtime once with a :class:`Runtime`;
 each method is then one call into a :class:`PeerCore` or :class:`ServerCore`. The modules:
 
-- :mod:`.runtime`: the runtime description and the routing of library errors;
+- :mod:`.runtime`: the runtime description (every engine value enters through
+  ``Runtime.receive``) and the routing of library errors;
+- :mod:`.containers`: how each runtime's Dictionary and Array may be read;
+- :mod:`.versions`: the Godot version the adapters support, checked at load time;
 - :mod:`.transport`: the engine's PacketPeerUDP as godot_dtls's ``Transport``;
 - :mod:`.options`: the facades' options Dictionaries as ``TLSOptions``;
 - :mod:`.bindings`: the per-object state behind each exposed peer and server.
 """
 
 from .bindings import PeerCore, ServerCore, peer_core, server_core, status_emitter
+from .containers import READ_BY_GETTERS, READ_BY_INDEX, Containers
 from .options import (
     CLIENT_MODE_KEYS,
     CLIENT_OPTION_KEYS,
@@ -22,22 +26,31 @@ from .options import (
     plain_stats,
     server_options,
 )
-from .runtime import ArgumentError, Runtime, forward_library_logs
+from .runtime import ArgumentError, EngineVariants, Runtime, forward_library_logs
 from .transport import EngineTransport
+from .versions import MINIMUM_GODOT, UnsupportedRuntime, check_godot, godot_version
 
 __all__ = [
     "CLIENT_MODE_KEYS",
     "CLIENT_OPTION_KEYS",
+    "MINIMUM_GODOT",
+    "READ_BY_GETTERS",
+    "READ_BY_INDEX",
     "SERVER_MODE_KEYS",
     "SERVER_OPTION_KEYS",
     "SNI_ENTRY_KEYS",
     "ArgumentError",
+    "Containers",
     "EngineTransport",
+    "EngineVariants",
     "PeerCore",
     "Runtime",
     "ServerCore",
+    "UnsupportedRuntime",
+    "check_godot",
     "client_options",
     "forward_library_logs",
+    "godot_version",
     "peer_core",
     "pem_text",
     "plain_stats",

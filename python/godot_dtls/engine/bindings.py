@@ -8,15 +8,13 @@ exceptions entirely, others then fall through to the native method of the same n
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import itertools
+import logging
 import traceback
 import weakref
-from typing import (
-    Any,
-    Callable,
-    TypeVar,
-)
+from typing import Any, Callable, Iterator, TypeVar
 
 from godot_dtls.api.dtls_peer import PacketPeerDTLS
 from godot_dtls.api.dtls_server import DTLSServer
@@ -35,9 +33,34 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 _RETURN_ERROR: Any = object()
 
 
+class _Collect(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.ERROR)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with contextlib.suppress(Exception):
+            self.into.append(record.getMessage())
+
+
+@contextlib.contextmanager
+def _library_errors() -> Iterator[list[str]]:
+    """The error lines godot_dtls logs during the block (objects without their own
+    ``get_last_error_message``, like DTLSServer, explain a refusal only there)."""
+    errors: list[str] = []
+    handler = _Collect(errors)
+    library_logger = logging.getLogger("godot_dtls")
+    library_logger.addHandler(handler)
+    try:
+        yield errors
+    finally:
+        library_logger.removeHandler(handler)
+
+
 def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F]:
-    """Retain the arguments, then catch every exception of a core method: log it,
-    remember it, return an Error int.
+    """Pass every argument through ``Runtime.receive`` (runtime strings become ``str``,
+    engine objects get the reference the runtime needs), then catch every exception of a
+    core method: log it, remember it, return an Error int.
 
     Wrong argument types (``TypeError``, ArgumentError) and bad values (``ValueError``,
     e.g. a PEM that does not parse) give ERR_INVALID_PARAMETER, anything else FAILED with
@@ -52,8 +75,8 @@ def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any) -> Any:
             try:
-                self.runtime.keep(*args)  # first, so that no path can skip it
-                return method(self, *args)
+                received = [self.runtime.receive(arg) for arg in args]  # first: no path skips it
+                return method(self, *received)
             except Exception as exc:
                 expected = isinstance(exc, (TypeError, ValueError))
                 error = Error.ERR_INVALID_PARAMETER if expected else Error.FAILED
@@ -127,6 +150,8 @@ class PeerCore(_Core):
 
     def _watch(self, peer: PacketPeerDTLS) -> PacketPeerDTLS:
         peer.status_changed = self._status_changed
+        if self.runtime.variant_codec is not None:
+            peer.variant_codec = self.runtime.variant_codec
         return peer
 
     def _status_changed(self, status: Status) -> None:
@@ -200,9 +225,42 @@ class PeerCore(_Core):
         return int(Error.OK)
 
     @_guarded()
+    def recycle(self) -> int:
+        """Close and forget the connection, so the object can serve a new script object.
+
+        For runtimes that never free a script object (py4godot): the facades keep such
+        objects in a pool instead of making a new one per connection. A connected peer
+        says close_notify first, as the engine's does when its last reference goes; the
+        state is then as after creation (no stats, messages or UDP peer of the last user).
+        """
+        self._peer.disconnect_from_peer()
+        self._peer = self._watch(PacketPeerDTLS())
+        self._message = ""
+        self._seen_peer_message = ""
+        return int(Error.OK)
+
+    @_guarded()
     def poll(self) -> int:
         self._peer.poll()
         return int(Error.OK)
+
+    @_guarded(fallback=lambda core: core.runtime.to_array([int(Status.ERROR)]))
+    def poll_and_drain(self) -> Any:
+        """One call per frame for a facade: ``poll()``, then the status and every packet
+        received, as the runtime's Array ``[status, packet, packet, ...]``. The packets are
+        taken off the queue; reading them one ``get_packet()`` at a time gives the same."""
+        peer = self._peer
+        peer.poll()
+        drained: list[Any] = [int(peer.get_status())]
+        if drained[0] == Status.CONNECTED:
+            from_bytes = self.runtime.from_bytes
+            for _ in range(peer.get_available_packet_count()):
+                data = peer.get_packet()
+                if peer.get_packet_error() != Error.OK:
+                    break
+                drained.append(from_bytes(data))
+            drained[0] = int(peer.get_status())
+        return self.runtime.to_array(drained)
 
     @_guarded(fallback=int(Status.ERROR))
     def get_status(self) -> int:
@@ -232,6 +290,30 @@ class PeerCore(_Core):
     @_guarded()
     def get_packet_error(self) -> int:
         return int(self._peer.get_packet_error())
+
+    @_guarded()
+    def put_var(self, value: Any = None, full_objects: Any = False) -> int:
+        """``PacketPeer.put_var`` in the runtime's Variant encoding (see ``variant_codec``)."""
+        if not isinstance(full_objects, (bool, int)):
+            raise ArgumentError(f"full_objects must be a bool, got {type_name(full_objects)}")
+        return int(self._peer.put_var(value, bool(full_objects)))
+
+    @_guarded(fallback=None)
+    def get_var(self, allow_objects: Any = False) -> Any:
+        """``PacketPeer.get_var``: the value, or null with ``get_packet_error()`` set."""
+        if not isinstance(allow_objects, (bool, int)):
+            raise ArgumentError(f"allow_objects must be a bool, got {type_name(allow_objects)}")
+        return self._peer.get_var(bool(allow_objects))
+
+    def release(self) -> None:
+        """The exposed object is being freed: close as the engine's destructor does
+        (close_notify when connected) and drop the engine objects now, not at the next
+        garbage collection."""
+        try:
+            self._peer.disconnect_from_peer()
+        except Exception as exc:
+            self.runtime.report(f"{self.label}: closing on free failed: {exc!r}")
+        self._emit = None
 
     @_guarded(fallback=lambda core: core.runtime.to_dictionary({}))
     def get_stats(self) -> Any:
@@ -301,10 +383,28 @@ class ServerCore(_Core):
         """``{"key_pem": String, "certificate_pem": String}`` (chain leaf first), or any
         options Dictionary ``server_options`` reads (SNI, ALPN, resumption, PSK)."""
         self._message = ""
-        return int(self._server.setup(server_options(options, self.runtime)))
+        tls = server_options(options, self.runtime)
+        with _library_errors() as errors:
+            result = self._server.setup(tls)
+        if result != Error.OK:
+            self._message = f"{self.label}.setup: " + (errors[-1] if errors else result.name)
+        return int(result)
 
+    @_guarded(fallback=0)
     def get_server_id(self) -> int:
         return self.server_id
+
+    @_guarded()
+    def recycle(self) -> int:
+        """Forget the setup, so the object can serve a new script object (see
+        ``PeerCore.recycle``): a new DTLSServer under a new id; peers already taken keep
+        their connections, and the old id names no server any more."""
+        _servers.pop(self.server_id, None)
+        self._server = DTLSServer()
+        self.server_id = next(_server_ids)
+        _servers[self.server_id] = self._server
+        self._message = ""
+        return int(Error.OK)
 
     @_guarded(fallback=None)
     def take_connection(self, udp: Any, new_peer: Callable[[], Any]) -> Any:

@@ -23,6 +23,7 @@ from godot_dtls.api.errors import Error
 from godot_dtls.api.tls_options import TLSOptions, parse_spki_pin
 from godot_dtls.api.x509 import X509CRL, CryptoKey, X509Certificate
 
+from .containers import is_engine_array, is_engine_dictionary
 from .runtime import PLAIN_VALUES, ArgumentError, Runtime, as_error, type_name
 
 # ------------------------------------------------------------------------------ options
@@ -80,67 +81,32 @@ OPTIONS_CACHE_SIZE = 32
 _options_cache: OrderedDict[tuple[Any, ...], TLSOptions] = OrderedDict()
 
 
-def _option(options: Any, key: Any) -> Any:
-    """``options[key]`` for a Godot Dictionary of any runtime or a dict; None when absent.
-
-    ``has()`` first where it exists (Godot 4's ``[]`` on a missing key is an engine error);
-    engine bindings may reject a call with TypeError or, in py4godot, AssertionError.
-    """
-    if isinstance(options, Mapping):
-        return options.get(key)
-    has = getattr(options, "has", None)
-    try:
-        if callable(has):
-            return options[key] if has(key) else None
-        return options.get(key, None)
-    except (KeyError, IndexError, TypeError, AssertionError):
-        return None
-
-
 def _check_dictionary(options: Any, what: str = "options") -> None:
-    # By name: each runtime has its own Dictionary class, and only that name is common;
-    # an Array also supports [] and must not be read as empty options.
-    if not (isinstance(options, Mapping) or type(options).__name__ == "Dictionary"):
+    if not (isinstance(options, dict) or is_engine_dictionary(options)):
         raise ArgumentError(f"{what} must be a Dictionary, got {type_name(options)}")
 
 
-def _dictionary_keys(dictionary: Any) -> list[Any]:
-    """The keys of a dict or of any runtime's Dictionary (whose ``keys()`` is an Array)."""
-    if isinstance(dictionary, Mapping):
-        return list(dictionary.keys())
-    keys = getattr(dictionary, "keys", None)
-    return list(keys() if callable(keys) else dictionary)
-
-
 def _array_items(value: Any, runtime: Runtime, what: str) -> list[Any]:
-    """The items of a list or of a runtime's Array / PackedStringArray (PoolStringArray).
-
-    Told apart by class name, as Dictionaries are: a String or a byte array is iterable
-    too and must not be read as a list of one-character names.
-    """
-    if isinstance(value, (list, tuple)):
-        return list(value)
-    name = type(value).__name__
-    plain = isinstance(value, (*PLAIN_VALUES, dict, *runtime.string_types))
-    if not plain and (name == "Array" or name.endswith(("StringArray", "TypedArray"))):
-        try:
-            return list(value)
-        except TypeError:  # a binding with [] and size() but no iterator
-            return [value[index] for index in range(int(value.size()))]
+    """The received items of a list or of a runtime's Array / PackedStringArray."""
+    if isinstance(value, (list, tuple)) or is_engine_array(value):
+        return runtime.items(value)
     raise ArgumentError(f"{what} must be an Array of Strings, got {type_name(value)}")
 
 
 def _given(value: Any, runtime: Runtime) -> bool:
-    """Whether an option was set: not null, "", false or an empty container (the facade
-    always sends some keys, empty when unused)."""
+    """Whether a received option was set: not null, "", false or an empty container (the
+    facade always sends some keys, empty when unused)."""
     if value is None or value is False:
         return False
-    if isinstance(value, runtime.string_types):
-        return str(value) != ""
-    try:
+    if isinstance(value, str):
+        return value != ""
+    if isinstance(value, (dict, list, tuple)):
         return len(value) > 0
-    except TypeError:
-        return True
+    if is_engine_dictionary(value):
+        return len(runtime.keys(value)) > 0
+    if is_engine_array(value):
+        return int(runtime.containers.count(value)) > 0
+    return True
 
 
 class _Options:
@@ -161,7 +127,7 @@ class _Options:
         return f'{self.what}["{key}"]'
 
     def raw(self, key: str) -> Any:
-        return _option(self.options, key)
+        return self.runtime.value(self.options, key)
 
     def text(self, key: str) -> str:
         value = self.raw(key)
@@ -190,14 +156,15 @@ class _Options:
             return []
         label = self.label(key)
         _check_dictionary(value, label)
-        return [
-            (self.runtime.text(name, f"a key of {label}"), _option(value, name))
-            for name in _dictionary_keys(value)
-        ]
+        pairs = []
+        for name in self.runtime.keys(value):
+            text = self.runtime.text(name, f"a key of {label}")
+            pairs.append((text, self.runtime.value(value, text)))
+        return pairs
 
     def check_keys(self, allowed: Sequence[str], known: AbstractSet[str], mode: str) -> None:
         """Refuse unknown keys (a typo must not drop a check) and keys the mode ignores."""
-        for key in _dictionary_keys(self.options):
+        for key in self.runtime.keys(self.options):
             name = self.runtime.text(key, f"a key of {self.what}")
             if name in allowed:
                 continue
@@ -205,7 +172,7 @@ class _Options:
                 raise ValueError(
                     f'{self.what} has an unknown key "{name}" (known: {", ".join(sorted(known))})'
                 )
-            if _given(_option(self.options, key), self.runtime):
+            if _given(self.runtime.value(self.options, name), self.runtime):
                 raise ValueError(f'{self.label(name)} cannot be used in mode "{mode}"')
 
 

@@ -7,6 +7,7 @@ uses, and a failing engine call into the Error the engine reports for a broken s
 
 from __future__ import annotations
 
+import weakref
 from typing import (
     Any,
 )
@@ -22,9 +23,14 @@ class EngineTransport:
     Engine calls never raise in a working runtime, but a raise here would escape from
     ``PacketPeerDTLS.poll()`` mid-update, so each one is caught and reported as the engine
     reports a socket failure (FAILED, -1 packets, not connected).
+
+    The engine object is kept alive through ``runtime.hold`` for as long as this transport
+    exists (a py4godot argument arrives without a reference, so a UDP peer the script drops
+    would otherwise be freed under the connection); the hold ends when the DTLS peer lets
+    the transport go (connection over, replaced, or the adapter object gone).
     """
 
-    __slots__ = ("_connected", "_rt", "_udp")
+    __slots__ = ("__weakref__", "_connected", "_rt", "_udp")
 
     _REQUIRED = ("put_packet", "get_packet", "get_available_packet_count")
 
@@ -40,6 +46,7 @@ class EngineTransport:
         self._udp = udp
         self._rt = runtime
         self._connected = getattr(udp, runtime.connected_check)
+        weakref.finalize(self, runtime.hold(udp))
 
     def put_packet(self, buffer: bytes) -> Error:
         try:

@@ -29,6 +29,7 @@ from .cli_support import (
     remote_port,
 )
 from .fuzz import add_fuzz_parser
+from .godot3.command import add_godot3_parser
 from .impairment import add_proxy_parser
 from .presets import add_check_presets_command
 
@@ -198,6 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_proxy_parser(commands)
     add_check_presets_command(commands)
     add_fuzz_parser(commands)
+    add_godot3_parser(commands)
     bench = commands.add_parser("bench", help="benchmark against Godot 3.2.3's own DTLS")
     add_bench_arguments(bench)
     bench.set_defaults(handler=run_bench_command)

@@ -1,12 +1,14 @@
-"""DTLSServer for py4godot (Godot 4.3+): declarations only (file stem == class name).
+"""DTLSServer for py4godot: declarations only (file stem == class name).
 
-GDScript: ``var server = RefCounted.new()``,
+GDScript (the ``PythonDTLSServer`` facade does this): ``var server = RefCounted.new()``,
 ``server.set_script(load("res://addons/godot_dtls/python/py4godot/PyDTLSServer.py"))``,
 ``server.setup({"key_pem": ..., "certificate_pem": ...})``; for each UDP peer from a
-UDPServer, a ``PyPacketPeerDTLS.py`` script object does
+UDPServer, a pooled ``PyPacketPeerDTLS.py`` script object does
 ``peer.accept_connection(server.get_server_id(), udp)`` (Python cannot make a new script
-object here, so the server is named by an int id). Same rules and imports as
-``PyPacketPeerDTLS.py``.
+object here, so the server is named by an int id). Same runtime rules, imports and
+supported versions as ``PyPacketPeerDTLS.py``; the Runtime is described again here, not
+imported from it: importing another script's module would run its ``@gdclass`` and
+``signal()`` while py4godot registers this one.
 """
 
 from __future__ import annotations
@@ -14,14 +16,35 @@ from __future__ import annotations
 from typing import Any
 
 from py4godot.classes import gdclass
+from py4godot.classes.core import PackedByteArray, String, StringName
+from py4godot.classes.Engine import Engine
 from py4godot.classes.RefCounted import RefCounted
 from py4godot.functions import push_error
 
 from godot_dtls import engine
 
-# Not imported from PyPacketPeerDTLS.py: importing another script module would run its
-# @gdclass and signal() while py4godot registers this one, and add its signal here.
-RUNTIME = engine.Runtime(name="python:py4godot", log_error=push_error)
+RUNTIME = engine.Runtime(
+    name="python:py4godot",
+    log_error=push_error,
+    string_types=(str, String, StringName),
+    containers=engine.READ_BY_GETTERS,
+)
+
+
+def _check_runtime() -> None:
+    try:
+        if not hasattr(PackedByteArray, "get_memory_view"):
+            raise engine.UnsupportedRuntime(
+                "godot-dtls needs py4godot 4.5-alpha8 or newer (PackedByteArray."
+                "get_memory_view); this release lacks it: the Python backend stays off"
+            )
+        engine.check_godot(Engine.instance().get_version_info(), RUNTIME)
+    except engine.UnsupportedRuntime as exc:
+        push_error(f"{exc}.")
+        raise
+
+
+_check_runtime()
 engine.forward_library_logs(RUNTIME)
 
 
@@ -46,6 +69,10 @@ class PyDTLSServer(RefCounted):
 
     def get_server_id(self):
         return _core(self).get_server_id()
+
+    def recycle(self):
+        """Forget the setup before the object serves a new facade (a new server id)."""
+        return _core(self).recycle()
 
     def get_last_error_message(self):
         return _core(self).get_last_error_message()

@@ -1,18 +1,25 @@
-"""``gdclass`` / ``gdtool``: one registered class per module, named like its file."""
+"""``gdclass`` / ``gdtool``: the class named like the file being loaded is the script.
+
+As ``py4godot/pluginscript_api/utils/annotations.pyx`` (d8e17428): while a script file is
+executed, ``class_name`` is its file stem; ``@gdclass`` on a class of another name returns
+it unregistered, silently; a second matching class raises. :func:`py4godot.load_script`
+sets the loading state, as ``exec_class`` does.
+"""
 
 from __future__ import annotations
 
 import inspect
-import os
-import sys
 from typing import Any
 
-_registry: dict[str, type] = {}
 _SIMPLE_TYPES = (int, float, str, bool)
+#: res:// path → the registered class, for every script loaded.
+_scripts: dict[str, type | None] = {}
+#: The file being loaded: {"class_name": stem, "gd_class": class or None}.
+_loading: dict[str, Any] = {}
 
 
-def registered_class(module_name: str) -> type | None:
-    return _registry.get(module_name)
+def registered_scripts() -> list[type]:
+    return [cls for cls in _scripts.values() if cls is not None]
 
 
 def _exported_properties(cls: type) -> list[str]:
@@ -33,19 +40,18 @@ def _exported_properties(cls: type) -> list[str]:
 def _register(cls: type, tool: bool, icon: Any) -> type:
     from ..signals import pending_signals
 
-    module = sys.modules.get(cls.__module__)
-    path = getattr(module, "__file__", None) or cls.__module__.replace(".", "/")
-    stem = os.path.splitext(os.path.basename(path))[0]
-    if cls.__name__ != stem:
-        raise ValueError(
-            f"py4godot registers a class only if its name equals the file stem: "
-            f"{cls.__name__!r} in {stem}.py"
+    if cls.__name__ != _loading.get("class_name"):
+        return cls
+    if _loading.get("gd_class") is not None:
+        raise Exception(
+            "More than one class was marked as gd_class or gd_tool_class in one file "
+            f"({_loading['class_name']}, {_loading['gd_class']}, {cls})"
         )
-    if cls.__module__ in _registry:
-        raise Exception(f"More than one class was marked as gd_class in {cls.__module__}")
     cls._py4godot_tool = tool
     cls._py4godot_icon = icon
     cls._py4godot_signals = pending_signals.pop(cls.__module__, [])
+    # Stricter than the runtime, which calls any attribute getattr finds
+    # (PyScriptInstance.pyx is_overridden): only the class's own functions are callable.
     cls._py4godot_methods = [
         name
         for name, function in inspect.getmembers(cls, predicate=inspect.isfunction)
@@ -53,7 +59,7 @@ def _register(cls: type, tool: bool, icon: Any) -> type:
         and not function.__module__.startswith(__name__)
     ]
     cls._py4godot_properties = _exported_properties(cls)
-    _registry[cls.__module__] = cls
+    _loading["gd_class"] = cls
     return cls
 
 
