@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
 from godot_dtls.core.log import logger
+from godot_dtls.core.verification import UncheckableName, name_to_check
 
 from .arguments import (
     ArgumentTypeError,
@@ -297,6 +298,11 @@ class TLSOptions:
         chain = _as_chain(trusted_chain)
         name = "" if common_name_override is None else common_name_override
         check_string(name, "common_name_override")
+        if name:
+            try:
+                name_to_check(name)  # a name no certificate can match fails here, not later
+            except UncheckableName as exc:
+                raise ValueError(f"common_name_override: {exc}") from None
         extensions = TLSExtensions(
             pinned_spki_sha256=_as_pins(pinned_spki_sha256),
             crls=_as_crls(crls),
