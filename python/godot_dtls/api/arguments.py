@@ -31,6 +31,7 @@ __all__ = [
     "ArgumentError",
     "ArgumentTypeError",
     "ArgumentValueError",
+    "CheckedAttribute",
     "check_bool",
     "check_bytes",
     "check_callable",
@@ -40,6 +41,7 @@ __all__ = [
     "check_instance",
     "check_int",
     "check_path",
+    "check_seconds",
     "check_string",
     "refuses_bad_arguments",
     "type_name",
@@ -58,6 +60,40 @@ class ArgumentTypeError(ArgumentError, TypeError):
 
 class ArgumentValueError(ArgumentError, ValueError):
     """The argument has the right type and a wrong value."""
+
+
+class CheckedAttribute:
+    """A Python attribute checked when set, so a wrong value never reaches later use.
+
+    ``check(value, name)`` returns the value to keep or raises (TypeError / ValueError
+    naming the attribute); it runs in ``__init__`` too, when the constructor assigns. The
+    value lives in ``_<name>`` on the instance, where the hot paths read it directly.
+    """
+
+    def __init__(self, check: Callable[[Any, str], Any], doc: str) -> None:
+        self.check = check
+        self.__doc__ = doc
+        self.name = ""
+        self.slot = ""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+        self.slot = "_" + name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            return self
+        return getattr(instance, self.slot)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        setattr(instance, self.slot, self.check(value, self.name))
+
+
+def check_seconds(value: Any, name: str, *, optional: bool = False) -> float | None:
+    """A finite, positive duration in seconds; None too when ``optional``."""
+    if optional and value is None:
+        return None
+    return check_float(value, name, positive=True)
 
 
 def refuses_bad_arguments(

@@ -14,6 +14,7 @@ once that data has been read, so nothing the peer sent before is lost.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from typing import Any, Callable
@@ -43,10 +44,11 @@ from godot_dtls.core.records import MAX_PLAINTEXT_SIZE
 from godot_dtls.core.verification import CertificateVerifier
 
 from .arguments import (
+    CheckedAttribute,
     check_callable,
     check_clock,
-    check_float,
     check_int,
+    check_seconds,
     check_string,
     refuses_bad_arguments,
 )
@@ -168,63 +170,32 @@ class PacketPeerDTLS(PacketPeer):
     # Python attributes, checked when set (TypeError / ValueError naming the attribute),
     # so a wrong value never reaches the next connection.
 
-    @property
-    def mtu(self) -> int:
-        """Largest datagram sent, in bytes (MIN_MTU..MAX_MTU); used by the next connection."""
-        return self._mtu
-
-    @mtu.setter
-    def mtu(self, value: int) -> None:
-        self._mtu = check_int(value, "mtu", MIN_MTU, MAX_MTU)
-
-    @property
-    def handshake_timeout(self) -> float:
-        """Seconds a handshake may take before it ends in ``STATUS_ERROR`` (finite, > 0)."""
-        return self._handshake_timeout
-
-    @handshake_timeout.setter
-    def handshake_timeout(self, value: float) -> None:
-        self._handshake_timeout = check_float(value, "handshake_timeout", positive=True)
-
-    @property
-    def idle_timeout(self) -> float | None:
-        """Seconds without a datagram from the peer after which a connected peer sends
-        close_notify and becomes ``STATUS_DISCONNECTED`` (None, the default: never, as
-        in the engine). Used by the next connection."""
-        return self._idle_timeout
-
-    @idle_timeout.setter
-    def idle_timeout(self, value: float | None) -> None:
-        self._idle_timeout = (
-            None if value is None else check_float(value, "idle_timeout", positive=True)
-        )
-
-    @property
-    def max_queued_packets(self) -> int:
-        """Received packets kept until read (the newest is dropped and counted beyond)."""
-        return self._max_queued_packets
-
-    @max_queued_packets.setter
-    def max_queued_packets(self, value: int) -> None:
-        self._max_queued_packets = check_int(value, "max_queued_packets", 1)
-
-    @property
-    def max_queued_bytes(self) -> int:
-        """Bytes of received packets kept until read (the newest is dropped beyond)."""
-        return self._max_queued_bytes
-
-    @max_queued_bytes.setter
-    def max_queued_bytes(self, value: int) -> None:
-        self._max_queued_bytes = check_int(value, "max_queued_bytes", 1)
-
-    @property
-    def status_changed(self) -> Callable[[Status], None] | None:
-        """Called with the new :class:`Status` on every status change (or None)."""
-        return self._status_changed
-
-    @status_changed.setter
-    def status_changed(self, callback: Callable[[Status], None] | None) -> None:
-        self._status_changed = check_callable(callback, "status_changed", optional=True)
+    mtu = CheckedAttribute(
+        lambda value, name: check_int(value, name, MIN_MTU, MAX_MTU),
+        "Largest datagram sent, in bytes (MIN_MTU..MAX_MTU); used by the next connection.",
+    )
+    handshake_timeout = CheckedAttribute(
+        check_seconds,
+        "Seconds a handshake may take before it ends in ``STATUS_ERROR`` (finite, > 0).",
+    )
+    idle_timeout = CheckedAttribute(
+        functools.partial(check_seconds, optional=True),
+        "Seconds without a datagram from the peer after which a connected peer sends "
+        "close_notify and becomes ``STATUS_DISCONNECTED`` (None, the default: never, as "
+        "in the engine). Used by the next connection.",
+    )
+    max_queued_packets = CheckedAttribute(
+        lambda value, name: check_int(value, name, 1),
+        "Received packets kept until read (the newest is dropped and counted beyond).",
+    )
+    max_queued_bytes = CheckedAttribute(
+        lambda value, name: check_int(value, name, 1),
+        "Bytes of received packets kept until read (the newest is dropped beyond).",
+    )
+    status_changed = CheckedAttribute(
+        functools.partial(check_callable, optional=True),
+        "Called with the new :class:`Status` on every status change (or None).",
+    )
 
     # ------------------------------------------------------------------ Godot API
 

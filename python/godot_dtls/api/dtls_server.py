@@ -12,6 +12,7 @@ behind (the engine keeps a peer in ``STATUS_HANDSHAKING`` with a TLS context for
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from typing import Any, Callable
@@ -23,7 +24,7 @@ from godot_dtls.core.cookies import COOKIE_LIFETIME, CookieJar
 from godot_dtls.core.listener import CookieListener
 from godot_dtls.core.log import logger
 
-from .arguments import check_clock, check_float, check_int
+from .arguments import CheckedAttribute, check_clock, check_float, check_int, check_seconds
 from .context import ContextError, server_context
 from .dtls_peer import MAX_MTU, MIN_MTU, PacketPeerDTLS
 from .errors import Error
@@ -68,44 +69,22 @@ class DTLSServer:
 
     # Python attributes, checked when set (TypeError / ValueError naming the attribute).
 
-    @property
-    def mtu(self) -> int:
-        """Largest datagram the server's peers send (MIN_MTU..MAX_MTU)."""
-        return self._mtu
-
-    @mtu.setter
-    def mtu(self, value: int) -> None:
-        self._mtu = check_int(value, "mtu", MIN_MTU, MAX_MTU)
-
-    @property
-    def handshake_timeout(self) -> float:
-        """Seconds a server-side handshake may take (finite, > 0)."""
-        return self._handshake_timeout
-
-    @handshake_timeout.setter
-    def handshake_timeout(self, value: float) -> None:
-        self._handshake_timeout = check_float(value, "handshake_timeout", positive=True)
-
-    @property
-    def idle_timeout(self) -> float | None:
-        """The ``idle_timeout`` of the peers this server makes from now on (None: none)."""
-        return self._idle_timeout
-
-    @idle_timeout.setter
-    def idle_timeout(self, value: float | None) -> None:
-        self._idle_timeout = (
-            None if value is None else check_float(value, "idle_timeout", positive=True)
-        )
-
-    @property
-    def max_handshakes(self) -> int:
-        """Handshakes (past the cookie exchange) allowed at once; more are refused
-        silently, and the client's retransmission tries again later (0: refuse all)."""
-        return self._max_handshakes
-
-    @max_handshakes.setter
-    def max_handshakes(self, value: int) -> None:
-        self._max_handshakes = check_int(value, "max_handshakes", 0)
+    mtu = CheckedAttribute(
+        lambda value, name: check_int(value, name, MIN_MTU, MAX_MTU),
+        "Largest datagram the server's peers send (MIN_MTU..MAX_MTU).",
+    )
+    handshake_timeout = CheckedAttribute(
+        check_seconds, "Seconds a server-side handshake may take (finite, > 0)."
+    )
+    idle_timeout = CheckedAttribute(
+        functools.partial(check_seconds, optional=True),
+        "The ``idle_timeout`` of the peers this server makes from now on (None: none).",
+    )
+    max_handshakes = CheckedAttribute(
+        lambda value, name: check_int(value, name, 0),
+        "Handshakes (past the cookie exchange) allowed at once; more are refused silently, "
+        "and the client's retransmission tries again later (0: refuse all).",
+    )
 
     @serialised
     def setup(self, server_options: TLSOptions) -> Error:
