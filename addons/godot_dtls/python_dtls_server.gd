@@ -39,6 +39,7 @@ const EXTENSION_FEATURES := {
 	"alpn": "ALPN (with_alpn)",
 	"session_resumption": "session resumption (with_session_resumption)",
 	"key_log_file": "the TLS key log (with_key_log)",
+	"idle_timeout": "the idle timeout (with_idle_timeout)",
 	"psk": "pre-shared keys (setup_psk)",
 }
 
@@ -169,6 +170,15 @@ func with_session_resumption(enabled := true) -> PythonDTLSServer:
 func with_key_log(path: String) -> PythonDTLSServer:
 	var os_path := Backends.key_log_path(path)
 	_set_extra("key_log_file", os_path, not os_path.is_empty())
+	return self
+
+
+## Ends each connection taken after [method setup] that hears nothing from its client
+## for [param seconds] (close_notify, then [code]STATUS_DISCONNECTED[/code]; see
+## [method PythonPacketPeerDTLS.with_idle_timeout]). Call it before [method setup];
+## [code]0[/code] turns it off (the default). Python backend only. Returns this server.
+func with_idle_timeout(seconds: float) -> PythonDTLSServer:
+	_set_extra("idle_timeout", seconds, seconds != 0.0)
 	return self
 
 

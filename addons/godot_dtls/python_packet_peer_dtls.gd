@@ -77,6 +77,7 @@ const EXTENSION_FEATURES := {
 	"alpn": "ALPN (with_alpn)",
 	"session_resumption": "session resumption (with_session_resumption)",
 	"key_log_file": "the TLS key log (with_key_log)",
+	"idle_timeout": "the idle timeout (with_idle_timeout)",
 	"psk": "pre-shared keys (connect_to_peer_psk)",
 }
 
@@ -239,6 +240,16 @@ func with_session_resumption(enabled := true) -> PythonPacketPeerDTLS:
 func with_key_log(path: String) -> PythonPacketPeerDTLS:
 	var os_path := Backends.key_log_path(path)
 	_set_extra("key_log_file", os_path, not os_path.is_empty())
+	return self
+
+
+## Ends a connection that hears nothing from the server for [param seconds]: the peer
+## sends close_notify and becomes [code]STATUS_DISCONNECTED[/code], with the reason in
+## [method get_last_error_message] (the engine has no such limit: a dead server stays
+## [code]STATUS_CONNECTED[/code]). Applies from the next [method connect_to_peer];
+## [code]0[/code] turns it off (the default). Python backend only. Returns this peer.
+func with_idle_timeout(seconds: float) -> PythonPacketPeerDTLS:
+	_set_extra("idle_timeout", seconds, seconds != 0.0)
 	return self
 
 

@@ -366,6 +366,11 @@ def test_bad_extension_values_give_invalid_parameter(rt: Runtime, pki: Any) -> N
         ({**psk, "psk_key_hex": ""}, 'options["psk_key_hex"] is missing'),
         ({**psk, "psk_identity": ""}, 'options["psk_identity"] is missing'),
         ({"mode": "psk"}, 'options["mode"] must be'),
+        (client_options(pki, idle_timeout="5"), 'options["idle_timeout"] must be a number'),
+        (client_options(pki, idle_timeout=True), "must be a number, got bool"),
+        (client_options(pki, idle_timeout=-1.0), "must be finite seconds"),
+        (client_options(pki, idle_timeout=float("nan")), "must be finite seconds"),
+        ({**psk, "idle_timeout": float("inf")}, "must be finite seconds"),
     ]
     for options, expected in client_cases:
         assert rt.call(peer, "connect_to_peer", udp, "localhost", options) == INVALID, options
@@ -386,12 +391,32 @@ def test_bad_extension_values_give_invalid_parameter(rt: Runtime, pki: Any) -> N
         ({**plain, "alpn": 5}, "Array of Strings"),
         ({**plain, "psk_keys_hex": {"a": "00"}}, 'cannot be used in mode "server"'),
         ({**plain, "mode": "client"}, 'options["mode"] must be "server" or "server_psk"'),
+        ({**plain, "idle_timeout": -2}, 'options["idle_timeout"] must be finite seconds'),
+        ({**plain, "idle_timeout": "2"}, "must be a number"),
     ]
     for options, expected in server_cases:
         server = rt.new(rt.server_cls)
         assert rt.call(server, "setup", options) == INVALID, options
         message = str(rt.call(server, "get_last_error_message"))
         assert expected in message, (options, message)
+
+
+def test_idle_timeout_from_the_options_dictionary(rt: Runtime, pki: Any, echo: EchoServer) -> None:
+    """``idle_timeout`` (any mode, both sides): a connected peer whose other side goes
+    silent ends DISCONNECTED with the reason; the silent side is simply never polled."""
+    client = handshake(rt, echo.port, "localhost", client_options(pki, idle_timeout=0.3), echo)
+    assert rt.status(client) == Status.CONNECTED
+    assert pump(rt, [client], lambda: rt.status(client) == Status.DISCONNECTED)
+    assert "idle_timeout" in str(rt.call(client, "get_last_error_message"))
+
+    serving = AdapterEchoServer(rt, {**server_options(pki), "idle_timeout": 0.3})
+    godot_dtls_client = serving.connect(pki.client_options())  # never polled again: silent
+    server_side = serving.peers[0]
+    assert rt.status(server_side) == Status.CONNECTED
+    assert pump(rt, [], lambda: rt.status(server_side) == Status.DISCONNECTED, serving)
+    assert "idle_timeout" in str(rt.call(server_side, "get_last_error_message"))
+    assert godot_dtls_client.get_status() == Status.CONNECTED
+    serving.stop()
 
 
 def test_server_adapter_with_sni_alpn_and_resumption(rt: Runtime, pki: Any, other_pki: Any) -> None:

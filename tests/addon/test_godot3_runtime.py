@@ -267,8 +267,12 @@ def test_backend_specific_facade_checks(facade_run: CheckRun):
         facade_run.require("pinned_key_connects_without_ca")
         facade_run.require("wrong_pin_fails_even_with_trusted_ca")
         facade_run.require("required_python_is_used")
+        facade_run.require("client_idle_timeout_disconnects")
+        facade_run.require("negative_idle_timeout_refused")
+        facade_run.require("server_peer_idle_timeout_disconnects")
     else:
         facade_run.require("extensions_refused_on_engine")
+        facade_run.require("idle_timeout_refused_on_engine")
         facade_run.require("required_python_is_refused_loudly")
     assert facade_run.done and facade_run.returncode == 0, "\n".join(facade_run.output[-40:])
     backend_lines = [

@@ -31,6 +31,7 @@ const EXTENSION_FEATURES := {
 	"alpn": "ALPN (with_alpn)",
 	"session_resumption": "session resumption (with_session_resumption)",
 	"key_log_file": "the TLS key log (with_key_log)",
+	"idle_timeout": "the idle timeout (with_idle_timeout)",
 	"psk": "pre-shared keys (setup_psk)",
 }
 
@@ -139,6 +140,14 @@ func with_session_resumption(enabled := true) -> Reference:
 func with_key_log(path: String) -> Reference:
 	var os_path: String = Backends.key_log_path(path)
 	Backends.set_extra(_extras, "key_log_file", os_path, not os_path.empty())
+	return self
+
+
+# Ends each connection taken after setup() that hears nothing from its client for
+# seconds (close_notify, then STATUS_DISCONNECTED). Call it before setup(); 0 turns it
+# off (the default). Python backend only. Returns this server.
+func with_idle_timeout(seconds: float) -> Reference:
+	Backends.set_extra(_extras, "idle_timeout", seconds, seconds != 0.0)
 	return self
 
 

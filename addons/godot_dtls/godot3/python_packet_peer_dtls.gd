@@ -60,6 +60,7 @@ const EXTENSION_FEATURES := {
 	"alpn": "ALPN (with_alpn)",
 	"session_resumption": "session resumption (with_session_resumption)",
 	"key_log_file": "the TLS key log (with_key_log)",
+	"idle_timeout": "the idle timeout (with_idle_timeout)",
 	"psk": "pre-shared keys (connect_to_peer_psk)",
 }
 
@@ -211,6 +212,15 @@ func with_session_resumption(enabled := true) -> Reference:
 func with_key_log(path: String) -> Reference:
 	var os_path: String = Backends.key_log_path(path)
 	Backends.set_extra(_extras, "key_log_file", os_path, not os_path.empty())
+	return self
+
+
+# Ends a connection that hears nothing from the server for seconds: the peer sends
+# close_notify and becomes STATUS_DISCONNECTED, with the reason in
+# get_last_error_message() (the engine has no such limit). Applies from the next
+# connect_to_peer(); 0 turns it off (the default). Python backend only. Returns this peer.
+func with_idle_timeout(seconds: float) -> Reference:
+	Backends.set_extra(_extras, "idle_timeout", seconds, seconds != 0.0)
 	return self
 
 

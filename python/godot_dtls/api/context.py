@@ -107,18 +107,50 @@ def _key_log_path(options: TLSOptions) -> str | None:
     return options.extensions.key_log_file or os.environ.get("SSLKEYLOGFILE") or None
 
 
+#: Key log files whose use was already reported in this process.
+_key_logs_reported: set[str] = set()
+
+
+def _open_key_log(path: str) -> int:
+    """Open ``path`` for appending; a new file is made readable by its owner only (0600),
+    an existing one keeps its mode (never widened)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0)
+    return os.open(path, flags, 0o600)
+
+
 def _enable_key_log(context: SSL.Context, path: str | None) -> None:
     """Write the session secrets in NSS key log format, so Wireshark can decrypt a capture.
 
-    Only ever enabled on request: the file lets anyone holding it read the traffic.
+    Only ever enabled on request: the file lets anyone holding it read the traffic. It is
+    made (mode 0600) here, when the context is built, so a path that cannot be written
+    refuses the connection (or the server set-up) with a message instead of failing
+    silently on every line, and nothing is ever written anywhere else.
     """
     if not path:
         return
+    where = "SSLKEYLOGFILE" if path == os.environ.get("SSLKEYLOGFILE") else "key_log_file"
+    try:
+        if "\0" in path:
+            raise ValueError("the path contains a NUL character")
+        os.close(_open_key_log(path))
+    except (OSError, ValueError) as exc:
+        raise ContextError(f"cannot open the key log file {where}={path!r}: {exc}") from None
+    if path not in _key_logs_reported:
+        _key_logs_reported.add(path)
+        logger.warning(
+            "writing TLS session secrets to %s (%s): anyone holding this file can decrypt "
+            "the traffic",
+            path,
+            where,
+        )
 
     def write_line(connection: SSL.Connection, line: bytes) -> None:
         try:
-            with open(path, "ab") as handle:
-                handle.write(line + b"\n")
+            descriptor = _open_key_log(path)
+            try:
+                os.write(descriptor, line + b"\n")
+            finally:
+                os.close(descriptor)
         except OSError as exc:
             logger.error("cannot write the key log file %s: %s", path, exc)
 

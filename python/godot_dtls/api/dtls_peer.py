@@ -14,6 +14,7 @@ once that data has been read, so nothing the peer sent before is lost.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import deque
 from typing import Any, Callable
@@ -35,27 +36,48 @@ from godot_dtls.core.events import (
     FailureReason,
     HandshakeCompleted,
     HelloVerifyRequestSent,
+    IdleTimedOut,
 )
 from godot_dtls.core.listener import AcceptedHello, CookieListener, ListenOutcome
 from godot_dtls.core.log import logger
 from godot_dtls.core.records import MAX_PLAINTEXT_SIZE
 from godot_dtls.core.verification import CertificateVerifier
 
+from .arguments import (
+    CheckedAttribute,
+    check_callable,
+    check_clock,
+    check_int,
+    check_seconds,
+    check_string,
+    refuses_bad_arguments,
+)
 from .context import ContextError, client_context
 from .errors import Error
+from .locking import serialised
 from .packet_peer import PacketPeer
 from .sessions import lookup_session, store_session
 from .status import Status
 from .tls_options import TLSMode, TLSOptions
 from .transport import Transport, is_transport
 
-__all__ = ["PacketPeerDTLS"]
+__all__ = ["MAX_MTU", "MIN_MTU", "PacketPeerDTLS"]
+
+#: Datagram size limits for ``mtu=``: OpenSSL needs room for a handshake message header
+#: and its record; no UDP payload (over IPv4) is larger than 65507 bytes.
+MIN_MTU = 256
+MAX_MTU = 65507
 
 #: Upper bound of datagrams taken from the transport in one poll(), so a flood cannot
 #: keep a game frame inside poll() forever.
 MAX_DATAGRAMS_PER_POLL = 1024
 #: Datagrams kept for a transport that said "would block" (server-side peers).
 MAX_UNSENT_DATAGRAMS = 256
+#: Receive queue asked of a UDP peer carrying DTLS (where it can grow: the package's
+#: PacketPeerUDP): room for 63 records of the largest size (16 KiB + 29 bytes) between
+#: two polls, where the engine's 64 KiB ring buffer holds 3. Memory is used only by
+#: datagrams actually waiting.
+DTLS_RECEIVE_QUEUE = 1 << 20
 
 _LIVE = (Status.HANDSHAKING, Status.CONNECTED)
 _RELEASES_ADDRESS = (FailureReason.CLIENT_RECONNECTED, FailureReason.REFUSED)
@@ -120,17 +142,17 @@ class PacketPeerDTLS(PacketPeer):
         *,
         mtu: int = DEFAULT_MTU,
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
+        idle_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
-        #: Bounds of the queue of received packets not yet read (newest dropped beyond).
+        self.idle_timeout = idle_timeout
         self.max_queued_packets = DEFAULT_MAX_QUEUED_PACKETS
         self.max_queued_bytes = DEFAULT_MAX_QUEUED_BYTES
-        #: Called with the new :class:`Status` on every status change.
-        self.status_changed: Callable[[Status], None] | None = None
-        self._clock = clock
+        self.status_changed = None
+        self._clock = check_clock(clock)
         self._status = Status.DISCONNECTED
         self._connection: DTLSConnection | None = None
         self._last_connection: DTLSConnection | None = None
@@ -139,9 +161,46 @@ class PacketPeerDTLS(PacketPeer):
         self._unsent: deque[bytes] = deque()
         self._last_message = ""
         self._resumption: tuple[TLSOptions, tuple[str, int]] | None = None
+        # Datagrams the UDP peer dropped (queue full) before and during the connection.
+        self._udp_drops_at_start = 0
+        self._udp_drops = 0
+
+    # ------------------------------------------------------------------ settings
+
+    # Python attributes, checked when set (TypeError / ValueError naming the attribute),
+    # so a wrong value never reaches the next connection.
+
+    mtu = CheckedAttribute(
+        lambda value, name: check_int(value, name, MIN_MTU, MAX_MTU),
+        "Largest datagram sent, in bytes (MIN_MTU..MAX_MTU); used by the next connection.",
+    )
+    handshake_timeout = CheckedAttribute(
+        check_seconds,
+        "Seconds a handshake may take before it ends in ``STATUS_ERROR`` (finite, > 0).",
+    )
+    idle_timeout = CheckedAttribute(
+        functools.partial(check_seconds, optional=True),
+        "Seconds without a datagram from the peer after which a connected peer sends "
+        "close_notify and becomes ``STATUS_DISCONNECTED`` (None, the default: never, as "
+        "in the engine). Used by the next connection.",
+    )
+    max_queued_packets = CheckedAttribute(
+        lambda value, name: check_int(value, name, 1),
+        "Received packets kept until read (the newest is dropped and counted beyond).",
+    )
+    max_queued_bytes = CheckedAttribute(
+        lambda value, name: check_int(value, name, 1),
+        "Bytes of received packets kept until read (the newest is dropped beyond).",
+    )
+    status_changed = CheckedAttribute(
+        functools.partial(check_callable, optional=True),
+        "Called with the new :class:`Status` on every status change (or None).",
+    )
 
     # ------------------------------------------------------------------ Godot API
 
+    @serialised
+    @refuses_bad_arguments()
     def connect_to_peer(
         self, packet_peer: Any, hostname: str, client_options: TLSOptions | None = None
     ) -> Error:
@@ -161,8 +220,7 @@ class PacketPeerDTLS(PacketPeer):
                 Error.ERR_INVALID_PARAMETER,
                 "connect_to_peer needs a PacketPeerUDP connected with connect_to_host()",
             )
-        if not isinstance(hostname, str):
-            return self._refuse(Error.ERR_INVALID_PARAMETER, "hostname must be a String")
+        check_string(hostname, "hostname")
         options = _default_options() if client_options is None else client_options
         if not isinstance(options, TLSOptions) or options.is_server():
             return self._refuse(
@@ -192,6 +250,7 @@ class PacketPeerDTLS(PacketPeer):
                 max_queued_packets=self.max_queued_packets,
                 max_queued_bytes=self.max_queued_bytes,
                 session=session,
+                idle_timeout=self.idle_timeout,
             )
         except (ValueError, SSL.Error) as exc:
             return self._refuse(Error.ERR_INVALID_PARAMETER, f"cannot start the handshake: {exc}")
@@ -206,6 +265,7 @@ class PacketPeerDTLS(PacketPeer):
         self._absorb_events(connection)
         return Error.OK
 
+    @serialised
     def poll(self) -> None:
         """Exchange datagrams, run timers, update the status. Call it every frame."""
         if self._status not in _LIVE:
@@ -220,6 +280,7 @@ class PacketPeerDTLS(PacketPeer):
         """The connection's :class:`Status`."""
         return self._status
 
+    @serialised
     def disconnect_from_peer(self) -> None:
         """Close: close_notify when connected, nothing sent while handshaking.
 
@@ -253,12 +314,15 @@ class PacketPeerDTLS(PacketPeer):
         """The sans-IO connection behind this peer (None when disconnected)."""
         return self._connection
 
+    @serialised
     def get_stats(self) -> dict[str, Any]:
         """Counters and negotiated parameters of the current (or last) connection.
 
         Keys: datagrams/bytes in and out, retransmissions, alerts sent and received,
-        packets dropped (oversize, empty, queue full), ``handshake_time`` (seconds),
-        ``version``, ``cipher``, ``group``, ``alpn``, ``session_resumed``.
+        packets dropped (oversize, empty, queue full), ``datagrams_dropped_udp_queue``
+        (datagrams the UDP peer's receive queue had no room for, so DTLS never saw
+        them), ``handshake_time`` (seconds), ``version``, ``cipher``, ``group``,
+        ``alpn``, ``session_resumed``.
         """
         connection = self._connection or self._last_connection
         if connection is None:
@@ -273,8 +337,12 @@ class PacketPeerDTLS(PacketPeer):
         )
         if completed is not None:
             stats.update(connection.negotiated())
+        stats["datagrams_dropped_udp_queue"] = (
+            self._transport_drops() if connection is self._connection else self._udp_drops
+        )
         return stats
 
+    @serialised
     def is_session_resumed(self) -> bool:
         """True when the current connection resumed an earlier session."""
         connection = self._connection
@@ -284,6 +352,7 @@ class PacketPeerDTLS(PacketPeer):
             and connection.session_reused
         )
 
+    @serialised
     def get_alpn_protocol(self) -> str:
         """The ALPN protocol agreed on with the peer ("" when none)."""
         connection = self._connection
@@ -346,6 +415,7 @@ class PacketPeerDTLS(PacketPeer):
 
     # ------------------------------------------------------------------ server side
 
+    @serialised
     def _accept(
         self, transport: Any, listener: CookieListener, admit: Callable[[], bool] | None = None
     ) -> None:
@@ -414,6 +484,7 @@ class PacketPeerDTLS(PacketPeer):
             handshake_timeout=self.handshake_timeout,
             max_queued_packets=self.max_queued_packets,
             max_queued_bytes=self.max_queued_bytes,
+            idle_timeout=self.idle_timeout,
         )
         self._begin(transport, connection)
         connection.start(now)
@@ -441,11 +512,22 @@ class PacketPeerDTLS(PacketPeer):
         if status is self._status:
             return
         self._status = status
-        callback = self.status_changed
+        callback = self._status_changed
         if callback is not None:
-            callback(status)
+            try:
+                callback(status)
+            except Exception:
+                # The application's bug must not leave the peer half-changed (or escape
+                # from poll()); in Godot, an error in a signal handler stays there too.
+                logger.exception("the status_changed callback raised")
 
     def _begin(self, transport: Any, connection: DTLSConnection) -> None:
+        reserve = getattr(transport, "reserve_receive_queue", None)
+        if callable(reserve):
+            reserve(DTLS_RECEIVE_QUEUE)
+        drops = getattr(transport, "dropped_datagrams", 0)
+        self._udp_drops_at_start = drops if isinstance(drops, int) else 0
+        self._udp_drops = 0
         self._transport = transport
         self._connection = connection
         self._last_connection = connection
@@ -456,11 +538,19 @@ class PacketPeerDTLS(PacketPeer):
 
     def _end(self, status: Status) -> None:
         """The engine's cleanup: drop the connection and the UDP peer, then set ``status``."""
+        self._udp_drops = self._transport_drops()
         self._connection = None
         self._transport = None
         self._pending_end = None
         self._unsent.clear()
         self._set_status(status)
+
+    def _transport_drops(self) -> int:
+        """Datagrams the UDP peer dropped (queue full) since this connection began."""
+        drops = getattr(self._transport, "dropped_datagrams", None)
+        if not isinstance(drops, int):
+            return self._udp_drops
+        return max(0, drops - self._udp_drops_at_start)
 
     def _connection_has_packets(self) -> bool:
         connection = self._connection
@@ -567,6 +657,12 @@ class PacketPeerDTLS(PacketPeer):
                 if event.by_peer:
                     self._last_message = "the peer closed the connection"
                     self._finish(Status.DISCONNECTED)
+            elif isinstance(event, IdleTimedOut):
+                self._last_message = (
+                    f"nothing heard from the peer for {event.seconds:g} s (idle_timeout)"
+                )
+                logger.warning("DTLS: %s; close_notify sent", self._last_message)
+                self._finish(Status.DISCONNECTED)
             elif isinstance(event, ConnectionFailed):
                 self._last_message = event.message
                 logger.error("DTLS connection failed: %s", event.message)

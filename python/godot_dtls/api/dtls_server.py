@@ -12,6 +12,7 @@ behind (the engine keeps a peer in ``STATUS_HANDSHAKING`` with a TLS context for
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from typing import Any, Callable
@@ -19,13 +20,15 @@ from typing import Any, Callable
 from OpenSSL import SSL
 
 from godot_dtls.core.connection import DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_MTU
-from godot_dtls.core.cookies import CookieJar
+from godot_dtls.core.cookies import COOKIE_LIFETIME, CookieJar
 from godot_dtls.core.listener import CookieListener
 from godot_dtls.core.log import logger
 
+from .arguments import CheckedAttribute, check_clock, check_float, check_int, check_seconds
 from .context import ContextError, server_context
-from .dtls_peer import PacketPeerDTLS
+from .dtls_peer import MAX_MTU, MIN_MTU, PacketPeerDTLS
 from .errors import Error
+from .locking import new_lock, serialised
 from .status import Status
 from .tls_options import TLSOptions
 from .transport import is_transport
@@ -46,21 +49,44 @@ class DTLSServer:
         handshake_timeout: float = DEFAULT_HANDSHAKE_TIMEOUT,
         cookie_rotation: float = 300.0,
         max_handshakes: int = DEFAULT_MAX_HANDSHAKES,
+        idle_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.mtu = mtu
         self.handshake_timeout = handshake_timeout
-        #: Handshakes (past the cookie exchange) allowed at once; more are refused
-        #: silently, and the client's retransmission tries again later.
+        self.idle_timeout = idle_timeout
         self.max_handshakes = max_handshakes
         self._handshaking: weakref.WeakSet[PacketPeerDTLS] = weakref.WeakSet()
-        self._clock = clock
-        self._cookies = CookieJar(rotate_every=cookie_rotation)
+        self._clock = check_clock(clock)
+        rotation = check_float(cookie_rotation, "cookie_rotation", COOKIE_LIFETIME)
+        self._cookies = CookieJar(rotate_every=rotation)
         self._context: SSL.Context | None = None
         self._listener: CookieListener | None = None
         self._refused = 0
         self._initialised = False
+        #: Guards the set of handshakes and the context (see :mod:`.locking`).
+        self._lock = new_lock()
 
+    # Python attributes, checked when set (TypeError / ValueError naming the attribute).
+
+    mtu = CheckedAttribute(
+        lambda value, name: check_int(value, name, MIN_MTU, MAX_MTU),
+        "Largest datagram the server's peers send (MIN_MTU..MAX_MTU).",
+    )
+    handshake_timeout = CheckedAttribute(
+        check_seconds, "Seconds a server-side handshake may take (finite, > 0)."
+    )
+    idle_timeout = CheckedAttribute(
+        functools.partial(check_seconds, optional=True),
+        "The ``idle_timeout`` of the peers this server makes from now on (None: none).",
+    )
+    max_handshakes = CheckedAttribute(
+        lambda value, name: check_int(value, name, 0),
+        "Handshakes (past the cookie exchange) allowed at once; more are refused silently, "
+        "and the client's retransmission tries again later (0: refuse all).",
+    )
+
+    @serialised
     def setup(self, server_options: TLSOptions) -> Error:
         """Configure the server. Unlike the engine, a key that does not match the
         certificate (or a missing one) is refused here, not per connection later."""
@@ -79,6 +105,7 @@ class DTLSServer:
         self._initialised = True
         return Error.OK
 
+    @serialised
     def take_connection(self, udp_peer: Any) -> PacketPeerDTLS | None:
         """A new server-side peer for a UDP peer taken from ``UDPServer``.
 
@@ -97,13 +124,17 @@ class DTLSServer:
             logger.error("DTLSServer.take_connection needs a PacketPeerUDP")
             return None
         peer = PacketPeerDTLS(
-            mtu=self.mtu, handshake_timeout=self.handshake_timeout, clock=self._clock
+            mtu=self.mtu,
+            handshake_timeout=self.handshake_timeout,
+            idle_timeout=self.idle_timeout,
+            clock=self._clock,
         )
         peer._accept(udp_peer, self._listener, self._admit_handshake)
         if peer.get_status() is Status.HANDSHAKING:
             self._handshaking.add(peer)
         return peer
 
+    @serialised
     def get_stats(self) -> dict[str, int]:
         """What the server did with the first datagrams of new addresses.
 
@@ -125,6 +156,7 @@ class DTLSServer:
             ),
         }
 
+    @serialised
     def _admit_handshake(self) -> bool:
         """May one more handshake start? Counts the live ones only near the cap."""
         if len(self._handshaking) < self.max_handshakes:

@@ -12,7 +12,9 @@ from typing import Any, Protocol
 
 from godot_dtls.core.log import logger
 
+from .arguments import ArgumentError, check_bool, refuses_bad_arguments
 from .errors import Error
+from .locking import new_lock, serialised
 from .variant import VariantError, decode_variant, encode_variant
 
 __all__ = ["GODOT4_VARIANTS", "PacketPeer", "VariantCodec", "as_bytes"]
@@ -58,6 +60,8 @@ class PacketPeer:
     """Abstract packet peer with Godot's ``PacketPeer`` methods."""
 
     def __init__(self) -> None:
+        #: Held by every method that changes the peer (see :mod:`.locking`).
+        self._lock = new_lock()
         self._last_get_error = Error.OK
         self._encode_buffer_max_size = _DEFAULT_ENCODE_BUFFER_MAX_SIZE
         #: How ``put_var``/``get_var`` turn values into bytes and back.
@@ -76,6 +80,7 @@ class PacketPeer:
 
     # ---------------------------------------------------------------- Godot API
 
+    @serialised
     def put_packet(self, buffer: Any) -> Error:
         """Send one packet. An empty buffer is OK without touching the implementation."""
         data = as_bytes(buffer)
@@ -88,6 +93,7 @@ class PacketPeer:
             return Error.OK
         return self._put_packet(data)
 
+    @serialised
     def get_packet(self) -> bytes:
         """The next packet; empty bytes on error (see :meth:`get_packet_error`)."""
         data, error = self._get_packet()
@@ -98,9 +104,12 @@ class PacketPeer:
         """The error of the last :meth:`get_packet` or :meth:`get_var` call."""
         return self._last_get_error
 
+    @serialised
+    @refuses_bad_arguments()
     def put_var(self, var: Any, full_objects: bool = False) -> Error:
         """Send a value in Godot's Variant encoding (Godot 4's ``var_to_bytes`` format
         unless :attr:`variant_codec` says otherwise)."""
+        full_objects = check_bool(full_objects, "full_objects")
         try:
             encoded = self.variant_codec.encode(var, full_objects)
         except VariantError as exc:
@@ -117,12 +126,20 @@ class PacketPeer:
             return Error.ERR_OUT_OF_MEMORY
         return self.put_packet(encoded)
 
+    @serialised
     def get_var(self, allow_objects: bool = False) -> Any:
         """Receive a value sent with ``put_var``; None on any error.
 
         Unlike the engine (whose docs promise it but whose code does not), the error is
-        also stored for :meth:`get_packet_error`.
+        also stored for :meth:`get_packet_error`. A wrong ``allow_objects`` reads no
+        packet and stores ``ERR_INVALID_PARAMETER``.
         """
+        try:
+            allow_objects = check_bool(allow_objects, "allow_objects")
+        except ArgumentError as exc:
+            logger.error("get_var: %s", exc)
+            self._last_get_error = Error.ERR_INVALID_PARAMETER
+            return None
         data = self.get_packet()
         if self._last_get_error != Error.OK:
             logger.error("get_var: get_packet failed with %s", self._last_get_error.name)

@@ -15,12 +15,32 @@ from __future__ import annotations
 import base64
 import binascii
 import enum
+import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional, Union
+from typing import Any, Callable, Iterable, Mapping, Optional, Union
 
+from godot_dtls.core.log import logger
+from godot_dtls.core.verification import UncheckableName, name_to_check
+
+from .arguments import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    check_bool,
+    check_bytes,
+    check_collection,
+    check_instance,
+    check_path,
+    check_string,
+    type_name,
+)
 from .x509 import X509CRL, CryptoKey, X509Certificate
 
 __all__ = ["PskKeys", "TLSExtensions", "TLSMode", "TLSOptions", "parse_spki_pin"]
+
+#: OpenSSL's limits on PSK identities (and hints) and keys (PSK_MAX_IDENTITY_LEN,
+#: PSK_MAX_PSK_LEN): anything longer would only fail inside the handshake.
+MAX_PSK_IDENTITY_BYTES = 256
+MAX_PSK_KEY_BYTES = 512
 
 #: A server's PSK keys: identity → key, or a callable returning the key (None: unknown).
 PskKeys = Union[Mapping[str, bytes], Callable[[str], Optional[bytes]]]
@@ -64,20 +84,134 @@ def parse_spki_pin(pin: str | bytes) -> bytes:
     return digest
 
 
+# Each check below raises TypeError / ValueError naming the argument, so a mistake shows
+# at the factory call and never later inside connect_to_peer() or setup().
+
+
 def _as_crl(value: X509CRL | str | bytes) -> X509CRL:
     if isinstance(value, X509CRL):
         if value.crl is None:
-            raise ValueError("an empty X509CRL was given")
+            raise ArgumentValueError("crls: an empty X509CRL was given")
         return value
-    return X509CRL.from_data(value)
+    if not isinstance(value, (str, bytes, bytearray)):
+        raise ArgumentTypeError(f"crls must hold X509CRL, PEM or DER, got {type_name(value)}")
+    try:
+        return X509CRL.from_data(bytes(value) if not isinstance(value, str) else value)
+    except ValueError as exc:
+        raise ArgumentValueError(f"crls: {exc}") from None
 
 
-def _as_protocols(protocols: Iterable[str]) -> tuple[str, ...]:
-    result = tuple(str(p) for p in protocols)
+def _as_crls(crls: Any) -> tuple[X509CRL, ...]:
+    return tuple(_as_crl(c) for c in check_collection(crls, "crls", "X509CRL"))
+
+
+def _as_pins(pins: Any) -> frozenset[bytes]:
+    result = set()
+    for pin in check_collection(pins, "pinned_spki_sha256", "pins"):
+        if not isinstance(pin, (str, bytes, bytearray)):
+            raise ArgumentTypeError(
+                f"pinned_spki_sha256 must hold str or bytes pins, got {type_name(pin)}"
+            )
+        try:
+            result.add(parse_spki_pin(pin))
+        except ValueError as exc:
+            raise ArgumentValueError(f"pinned_spki_sha256: {exc}") from None
+    return frozenset(result)
+
+
+def _as_protocols(protocols: Any) -> tuple[str, ...]:
+    result = tuple(check_collection(protocols, "alpn", "protocol names"))
     for protocol in result:
-        if not 0 < len(protocol.encode("utf-8")) < 256:
-            raise ValueError(f"ALPN protocol names are 1..255 bytes: {protocol!r}")
+        check_string(protocol, "alpn", allow_nul=True)
+        try:
+            size = len(protocol.encode("utf-8"))
+        except UnicodeEncodeError:
+            raise ArgumentValueError(f"alpn: {protocol!r} is not valid Unicode") from None
+        if not 0 < size < 256:
+            raise ArgumentValueError(f"alpn protocol names are 1..255 bytes: {protocol!r}")
     return result
+
+
+def _as_chain(chain: Any, name: str = "trusted_chain") -> X509Certificate | None:
+    check_instance(chain, X509Certificate, name, optional=True)
+    if chain is not None and not chain.certificates:
+        raise ArgumentValueError(f"{name} holds no certificate")
+    return chain  # type: ignore[no-any-return]
+
+
+def _as_identity(key: Any, certificate: Any, what: str) -> tuple[CryptoKey, X509Certificate]:
+    """A server's (key, certificate chain), both present and usable."""
+    key_name, certificate_name = (
+        ("key", "certificate") if what == "server" else (f"{what} key", f"{what} certificate")
+    )
+    check_instance(key, CryptoKey, key_name)
+    if key.key is None:
+        raise ArgumentValueError(f"{key_name} is empty (nothing was loaded)")
+    if key.is_public_only():
+        raise ArgumentValueError(
+            f"{key_name} holds only a public key; a server needs its private key"
+        )
+    check_instance(certificate, X509Certificate, certificate_name)
+    if not certificate.certificates:
+        raise ArgumentValueError(f"{certificate_name} holds no certificate")
+    return key, certificate
+
+
+def _as_sni(sni: Any) -> dict[str, tuple[CryptoKey, X509Certificate]]:
+    if sni is None:
+        return {}
+    if not isinstance(sni, Mapping):
+        raise ArgumentTypeError(
+            f"sni must be a dict of name -> (key, certificate), got {type_name(sni)}"
+        )
+    result = {}
+    for name, pair in sni.items():
+        check_string(name, "sni names")
+        lowered = name.lower()
+        try:
+            if not lowered or not lowered.encode("idna"):
+                raise UnicodeError("empty")
+        except UnicodeError:
+            raise ArgumentValueError(f"sni: {name!r} is not a host name") from None
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise ArgumentTypeError(f"sni[{name!r}] must be a (key, certificate) pair")
+        result[lowered] = _as_identity(pair[0], pair[1], f"sni[{name!r}]")
+    return result
+
+
+def _as_key_log_file(path: Any) -> str | None:
+    """A key log path whose folder exists (the file itself is made at connect/setup)."""
+    if path is None:
+        return None
+    text = check_path(path, "key_log_file")
+    if os.path.isdir(text):
+        raise ArgumentValueError(f"key_log_file {text!r} is a folder")
+    folder = os.path.dirname(os.path.abspath(text))
+    if not os.path.isdir(folder):
+        raise ArgumentValueError(f"key_log_file: the folder {folder!r} does not exist")
+    return text
+
+
+#: Unsafe client settings already reported in this process (one warning per kind).
+_unsafe_warned: set[str] = set()
+
+
+def _warn_unsafe(chain: X509Certificate | None) -> None:
+    kind = "chain" if chain is not None else "anything"
+    if kind in _unsafe_warned:
+        return
+    _unsafe_warned.add(kind)
+    if chain is None:
+        logger.warning(
+            "TLSOptions.client_unsafe() without a trusted chain or pins accepts any "
+            "certificate: the traffic is encrypted but the server is not authenticated "
+            "(testing only; pin the server's key with pinned_spki_sha256)"
+        )
+    else:
+        logger.warning(
+            "TLSOptions.client_unsafe(chain) without pins does not check the server's "
+            "name: any certificate the chain signed is accepted"
+        )
 
 
 @dataclass(frozen=True)
@@ -161,17 +295,23 @@ class TLSOptions:
         ``session_resumption`` (resume the last session with the same server), and
         ``key_log_file`` (NSS key log, also enabled by ``SSLKEYLOGFILE``).
         """
+        chain = _as_chain(trusted_chain)
+        name = "" if common_name_override is None else common_name_override
+        check_string(name, "common_name_override")
+        if name:
+            try:
+                name_to_check(name)  # a name no certificate can match fails here, not later
+            except UncheckableName as exc:
+                raise ValueError(f"common_name_override: {exc}") from None
         extensions = TLSExtensions(
-            pinned_spki_sha256=frozenset(parse_spki_pin(p) for p in pinned_spki_sha256),
-            crls=tuple(_as_crl(c) for c in crls),
-            crl_soft_fail=bool(crl_soft_fail),
+            pinned_spki_sha256=_as_pins(pinned_spki_sha256),
+            crls=_as_crls(crls),
+            crl_soft_fail=check_bool(crl_soft_fail, "crl_soft_fail"),
             alpn=_as_protocols(alpn),
-            session_resumption=bool(session_resumption),
-            key_log_file=key_log_file,
+            session_resumption=check_bool(session_resumption, "session_resumption"),
+            key_log_file=_as_key_log_file(key_log_file),
         )
-        return cls._make(
-            TLSMode.CLIENT, trusted_chain, str(common_name_override or ""), extensions=extensions
-        )
+        return cls._make(TLSMode.CLIENT, chain, name, extensions=extensions)
 
     @classmethod
     def client_unsafe(
@@ -186,15 +326,20 @@ class TLSOptions:
         """No name check; with no ``trusted_chain`` no chain check (testing only).
 
         With ``pinned_spki_sha256`` the server must present one of the pinned keys: pin-only
-        trust, the usual setup for a game server with a self-signed certificate.
+        trust, the usual setup for a game server with a self-signed certificate. Without
+        pins the first such options of a process log a warning (one per kind: no chain
+        at all, or a chain without a name check).
         """
+        chain = _as_chain(trusted_chain)
         extensions = TLSExtensions(
-            pinned_spki_sha256=frozenset(parse_spki_pin(p) for p in pinned_spki_sha256),
+            pinned_spki_sha256=_as_pins(pinned_spki_sha256),
             alpn=_as_protocols(alpn),
-            session_resumption=bool(session_resumption),
-            key_log_file=key_log_file,
+            session_resumption=check_bool(session_resumption, "session_resumption"),
+            key_log_file=_as_key_log_file(key_log_file),
         )
-        return cls._make(TLSMode.CLIENT_UNSAFE, trusted_chain, extensions=extensions)
+        if not extensions.pinned_spki_sha256:
+            _warn_unsafe(chain)
+        return cls._make(TLSMode.CLIENT_UNSAFE, chain, extensions=extensions)
 
     @classmethod
     def server(
@@ -213,11 +358,12 @@ class TLSOptions:
         the client asks for that name; ``alpn`` lists the protocols accepted, in order of
         preference; ``session_resumption`` lets clients resume (abbreviated handshake).
         """
+        key, certificate = _as_identity(key, certificate, "server")
         extensions = TLSExtensions(
-            sni={str(name).lower(): pair for name, pair in (sni or {}).items()},
+            sni=_as_sni(sni),
             alpn=_as_protocols(alpn),
-            session_resumption=bool(session_resumption),
-            key_log_file=key_log_file,
+            session_resumption=check_bool(session_resumption, "session_resumption"),
+            key_log_file=_as_key_log_file(key_log_file),
         )
         return cls._make(
             TLSMode.SERVER, private_key=key, own_certificate=certificate, extensions=extensions
@@ -235,13 +381,13 @@ class TLSOptions:
         key_log_file: str | None = None,
     ) -> TLSOptions:
         """Authenticate with a pre-shared key instead of certificates (not in the engine)."""
-        if not isinstance(key, (bytes, bytearray)) or not key:
-            raise ValueError("the PSK must be non-empty bytes")
+        check_string(identity, "identity", max_bytes=MAX_PSK_IDENTITY_BYTES)
+        psk = check_bytes(key, "key", 1, MAX_PSK_KEY_BYTES)
         extensions = TLSExtensions(
-            psk_identity=str(identity),
-            psk_key=bytes(key),
+            psk_identity=identity,
+            psk_key=psk,
             alpn=_as_protocols(alpn),
-            key_log_file=key_log_file,
+            key_log_file=_as_key_log_file(key_log_file),
         )
         return cls._make(TLSMode.CLIENT_PSK, extensions=extensions)
 
@@ -257,12 +403,22 @@ class TLSOptions:
         """Accept clients by pre-shared key: ``keys`` maps identity → key, or is a
         callable returning the key for an identity (None when unknown)."""
         if not callable(keys) and not isinstance(keys, Mapping):
-            raise TypeError("keys must be a mapping or a callable")
+            raise ArgumentTypeError(
+                f"keys must be a dict of identity -> key or a callable, got {type_name(keys)}"
+            )
+        if isinstance(keys, Mapping):
+            keys = {
+                check_string(name, "keys (identities)", max_bytes=MAX_PSK_IDENTITY_BYTES): (
+                    check_bytes(value, f"keys[{name!r}]", 1, MAX_PSK_KEY_BYTES)
+                )
+                for name, value in keys.items()
+            }
+        check_string(identity_hint, "identity_hint", max_bytes=MAX_PSK_IDENTITY_BYTES)
         extensions = TLSExtensions(
-            psk_keys=dict(keys) if isinstance(keys, Mapping) else keys,
-            psk_identity_hint=str(identity_hint),
+            psk_keys=keys,
+            psk_identity_hint=identity_hint,
             alpn=_as_protocols(alpn),
-            key_log_file=key_log_file,
+            key_log_file=_as_key_log_file(key_log_file),
         )
         return cls._make(TLSMode.SERVER_PSK, extensions=extensions)
 

@@ -8,7 +8,8 @@ the file cannot be opened, ``FAILED`` when its content does not parse) and log w
 from __future__ import annotations
 
 import os
-from typing import Sequence, Union
+import typing
+from typing import Any, Sequence, Union
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -19,14 +20,37 @@ from cryptography.hazmat.primitives.asymmetric.types import (
 
 from godot_dtls.core.log import logger
 
+from .arguments import (
+    ArgumentTypeError,
+    ArgumentValueError,
+    check_bool,
+    check_collection,
+    check_path,
+    refuses_bad_arguments,
+    type_name,
+)
 from .errors import Error
 
 __all__ = ["X509CRL", "CryptoKey", "X509Certificate"]
 
 PathLike = Union[str, "os.PathLike[str]"]
 
+#: Every key type ``CryptoKey`` may hold (private or public).
+_KEY_TYPES = typing.get_args(PrivateKeyTypes) + typing.get_args(PublicKeyTypes)
+
+
+def _pem_input(value: Any, name: str) -> str | bytes:
+    """PEM (or DER) text for a ``from_*`` factory: str or bytes-like, else TypeError."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)
+    raise ArgumentTypeError(f"{name} must be PEM text (str) or bytes, got {type_name(value)}")
+
 
 def _read_file(path: PathLike, what: str) -> bytes | None:
+    # check_path first: open() would take an int for a file descriptor (0 is stdin).
+    path = check_path(path, "path")
     try:
         with open(path, "rb") as handle:
             return handle.read()
@@ -36,6 +60,7 @@ def _read_file(path: PathLike, what: str) -> bytes | None:
 
 
 def _write_file(path: PathLike, data: bytes, what: str) -> Error:
+    path = check_path(path, "path")
     try:
         with open(path, "wb") as handle:
             handle.write(data)
@@ -59,14 +84,20 @@ class X509Certificate:
     """An X.509 certificate, or a chain of them (leaf first) read from one PEM blob."""
 
     def __init__(self, certificates: Sequence[x509.Certificate] = ()) -> None:
-        self._certificates: list[x509.Certificate] = list(certificates)
+        items = check_collection(certificates, "certificates", "cryptography certificates")
+        for item in items:
+            if not isinstance(item, x509.Certificate):
+                raise ArgumentTypeError(
+                    f"certificates must hold cryptography x509.Certificate, got {type_name(item)}"
+                )
+        self._certificates: list[x509.Certificate] = items
 
     @classmethod
     def from_pem(cls, pem: str | bytes) -> X509Certificate:
         """Build from PEM text, raising ``ValueError`` when it holds no certificate."""
         certificate = cls()
-        if certificate.load_from_string(pem) != Error.OK:
-            raise ValueError("no PEM certificate found")
+        if certificate.load_from_string(_pem_input(pem, "pem")) != Error.OK:
+            raise ArgumentValueError("pem holds no PEM certificate")
         return certificate
 
     @property
@@ -74,6 +105,7 @@ class X509Certificate:
         """The parsed certificates, leaf first (a copy)."""
         return list(self._certificates)
 
+    @refuses_bad_arguments()
     def load(self, path: PathLike) -> Error:
         """Load PEM certificate(s) from a file (every certificate in it, in order)."""
         data = _read_file(path, "X509Certificate")
@@ -100,6 +132,7 @@ class X509Certificate:
         self._certificates = certificates
         return Error.OK
 
+    @refuses_bad_arguments()
     def save(self, path: PathLike) -> Error:
         """Write the certificate(s) to a file as PEM."""
         if not self._certificates:
@@ -122,14 +155,17 @@ class CryptoKey:
     """A private key (or only a public key, when loaded with ``public_only``)."""
 
     def __init__(self, key: PrivateKeyTypes | PublicKeyTypes | None = None) -> None:
+        if key is not None and not isinstance(key, _KEY_TYPES):
+            raise ArgumentTypeError(f"key must be a cryptography key or None, got {type_name(key)}")
         self._key = key
 
     @classmethod
     def from_pem(cls, pem: str | bytes, public_only: bool = False) -> CryptoKey:
         """Build from PEM text, raising ``ValueError`` when it holds no key."""
         key = cls()
-        if key.load_from_string(pem, public_only) != Error.OK:
-            raise ValueError("no PEM key found")
+        text = _pem_input(pem, "pem")
+        if key.load_from_string(text, check_bool(public_only, "public_only")) != Error.OK:
+            raise ArgumentValueError("pem holds no PEM key")
         return key
 
     @property
@@ -141,15 +177,19 @@ class CryptoKey:
         """True when only a public key is held."""
         return self._key is not None and not hasattr(self._key, "private_bytes")
 
+    @refuses_bad_arguments()
     def load(self, path: PathLike, public_only: bool = False) -> Error:
         """Load a PEM (or DER) key from a file."""
+        public_only = check_bool(public_only, "public_only")
         data = _read_file(path, "CryptoKey")
         if data is None:
             return Error.ERR_INVALID_PARAMETER
         return self._parse(data, public_only, str(path))
 
+    @refuses_bad_arguments()
     def load_from_string(self, string_key: str | bytes, public_only: bool = False) -> Error:
         """Load a PEM key from a string."""
+        public_only = check_bool(public_only, "public_only")
         data = _text_bytes(string_key, "CryptoKey")
         if data is None:
             return Error.ERR_INVALID_PARAMETER
@@ -173,15 +213,19 @@ class CryptoKey:
         logger.error("Error parsing %s key from %s", "public" if public_only else "private", origin)
         return Error.FAILED
 
+    @refuses_bad_arguments()
     def save(self, path: PathLike, public_only: bool = False) -> Error:
         """Write the key to a file as PEM (PKCS#8 private key, or SubjectPublicKeyInfo)."""
-        text = self.save_to_string(public_only)
+        check_path(path, "path")
+        text = self.save_to_string(check_bool(public_only, "public_only"))
         if not text:
             return Error.ERR_UNCONFIGURED
         return _write_file(path, text.encode("ascii"), "CryptoKey")
 
+    @refuses_bad_arguments(fallback="")
     def save_to_string(self, public_only: bool = False) -> str:
         """The key as PEM text ("" when empty)."""
+        public_only = check_bool(public_only, "public_only")
         key = self._key
         if key is None:
             logger.error("CryptoKey is empty, nothing to save")
@@ -207,14 +251,19 @@ class X509CRL:
     revocation checking at all. Used by ``TLSOptions.client(..., crls=[...])``."""
 
     def __init__(self, crl: x509.CertificateRevocationList | None = None) -> None:
+        if crl is not None and not isinstance(crl, x509.CertificateRevocationList):
+            raise ArgumentTypeError(
+                f"crl must be a cryptography CertificateRevocationList or None, "
+                f"got {type_name(crl)}"
+            )
         self._crl = crl
 
     @classmethod
     def from_data(cls, data: str | bytes) -> X509CRL:
         """Build from PEM or DER, raising ``ValueError`` when it is not a CRL."""
         crl = cls()
-        if crl.load_from_string(data) != Error.OK:
-            raise ValueError("no CRL found in the data")
+        if crl.load_from_string(_pem_input(data, "data")) != Error.OK:
+            raise ArgumentValueError("data holds no CRL (PEM or DER)")
         return crl
 
     @property
@@ -222,6 +271,7 @@ class X509CRL:
         """The `cryptography` CRL object, or ``None`` when nothing is loaded."""
         return self._crl
 
+    @refuses_bad_arguments()
     def load(self, path: PathLike) -> Error:
         """Load a PEM or DER CRL from a file."""
         data = _read_file(path, "X509CRL")

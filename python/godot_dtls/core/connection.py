@@ -39,6 +39,7 @@ from .events import (
     FailureReason,
     HandshakeCompleted,
     HelloVerifyRequestSent,
+    IdleTimedOut,
 )
 from .listener import AcceptedHello, ListenOutcome, drain_bio, listen_once
 from .records import (
@@ -227,13 +228,21 @@ class DTLSConnection:
         admit_handshake: Callable[[], bool] | None = None,
         session: SSL.Session | None = None,
         accepted: AcceptedHello | None = None,
+        idle_timeout: float | None = None,
     ) -> None:
         if mtu < 256:
             raise ValueError("the MTU must be at least 256 bytes")
         if handshake_timeout <= 0:
             raise ValueError("the handshake timeout must be positive")
+        if idle_timeout is not None and not idle_timeout > 0:
+            raise ValueError("the idle timeout must be positive (or None: no idle timeout)")
         if accepted is not None and is_client:
             raise ValueError("an accepted ClientHello makes a server-side connection")
+        #: Once connected: seconds without a datagram from the peer after which the
+        #: connection sends close_notify and ends with :class:`IdleTimedOut` (None: never,
+        #: as in the engine).
+        self.idle_timeout = idle_timeout
+        self._last_heard = 0.0
         self.is_client = is_client
         self.verifier = verifier
         self.peer_address = accepted.peer_address if accepted is not None else peer_address
@@ -341,6 +350,8 @@ class DTLSConnection:
 
     def get_timer(self) -> float | None:
         """When :meth:`handle_timer` should next run, on the caller's clock (or None)."""
+        if self.idle_timeout is not None and self._state is ConnectionState.CONNECTED:
+            return self._last_heard + self.idle_timeout
         return self._timer
 
     def datagrams_to_send(self) -> list[bytes]:
@@ -403,6 +414,7 @@ class DTLSConnection:
         stats.datagrams_received += 1
         stats.bytes_received += size
         self.now = now
+        self._last_heard = now
         if state is ConnectionState.CONNECTED:
             if (
                 size > RECORD_HEADER_SIZE
@@ -440,7 +452,11 @@ class DTLSConnection:
         self._update_timer(now)
 
     def handle_timer(self, now: float) -> None:
-        """Run retransmission and the handshake time limit; call when :meth:`get_timer` is due."""
+        """Run retransmission, the handshake time limit and the idle timeout; call when
+        :meth:`get_timer` is due."""
+        if self._state is ConnectionState.CONNECTED:
+            self._check_idle(now)
+            return
         if self._state is not ConnectionState.HANDSHAKING or not self._started:
             return
         self.now = now
@@ -632,6 +648,18 @@ class DTLSConnection:
         if outcome is not ListenOutcome.ACCEPTED:
             return
         self._fail(FailureReason.CLIENT_RECONNECTED, "the client started a new handshake")
+
+    def _check_idle(self, now: float) -> None:
+        """Connected: end the connection if the peer has been silent for too long."""
+        timeout = self.idle_timeout
+        if timeout is None or now < self._last_heard + timeout:
+            return
+        self.now = now
+        # Tell a peer that was only quiet that the connection is gone; a dead one loses
+        # nothing by it.
+        self._send_close_notify()
+        self._flush()
+        self._enter(IdleTimedOut(timeout))
 
     def _handshake_step(self) -> None:
         try:

@@ -14,6 +14,7 @@ import hashlib
 import hmac
 import os
 import struct
+import threading
 from typing import Callable, Tuple
 
 __all__ = ["COOKIE_LIFETIME", "COOKIE_SIZE", "CookieJar"]
@@ -38,17 +39,20 @@ class CookieJar:
             raise ValueError("the secret must live at least as long as a cookie")
         self._rotate_every = rotate_every
         self._random_bytes = random_bytes
-        self._secret = random_bytes(32)
-        self._previous_secret: bytes | None = None
+        # (current, previous): replaced as one value, so a reader never sees half a
+        # rotation. One jar serves every connection of a server, and those may be
+        # polled from different threads; the lock makes a rotation happen once.
+        self._secrets: tuple[bytes, bytes | None] = (random_bytes(32), None)
         self._rotated_at: float | None = None
+        self._rotation_lock = threading.Lock()
 
     def _rotate_if_due(self, now: float) -> None:
-        if self._rotated_at is None:
-            self._rotated_at = now
-        elif now - self._rotated_at >= self._rotate_every:
-            self._previous_secret = self._secret
-            self._secret = self._random_bytes(32)
-            self._rotated_at = now
+        with self._rotation_lock:
+            if self._rotated_at is None:
+                self._rotated_at = now
+            elif now - self._rotated_at >= self._rotate_every:
+                self._secrets = (self._random_bytes(32), self._secrets[0])
+                self._rotated_at = now
 
     @staticmethod
     def _mac(secret: bytes, stamp: bytes, address: Address) -> bytes:
@@ -59,7 +63,7 @@ class CookieJar:
         """A fresh cookie for ``address`` at time ``now`` (seconds, any monotonic origin)."""
         self._rotate_if_due(now)
         stamp = _TIME.pack(int(now) & 0xFFFFFFFF)
-        return stamp + self._mac(self._secret, stamp, address)
+        return stamp + self._mac(self._secrets[0], stamp, address)
 
     def verify(self, cookie: bytes, address: Address, now: float) -> bool:
         """True when ``cookie`` was issued by this jar for ``address`` within the lifetime."""
@@ -71,7 +75,7 @@ class CookieJar:
         if age > COOKIE_LIFETIME:
             return False
         mac = bytes(cookie[_TIME.size :])
-        for secret in (self._secret, self._previous_secret):
+        for secret in self._secrets:
             if secret is not None and hmac.compare_digest(mac, self._mac(secret, stamp, address)):
                 return True
         return False

@@ -17,6 +17,7 @@ __all__ = [
     "FailureReason",
     "HandshakeCompleted",
     "HelloVerifyRequestSent",
+    "IdleTimedOut",
 ]
 
 
@@ -59,6 +60,14 @@ class ConnectionClosed(Event):
     """The connection ended with close_notify (``by_peer``: the peer sent it first)."""
 
     by_peer: bool
+
+
+@dataclass(frozen=True)
+class IdleTimedOut(Event):
+    """An established connection heard nothing from the peer for ``seconds`` (the
+    optional idle timeout; not in the engine). A close_notify was sent."""
+
+    seconds: float
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ checks every state change it observes against :func:`reachable`.
         │  ──HelloVerifyRequestSent──▶ CLOSED  (server: stateless cookie answer)
         │  ──ConnectionClosed────────▶ CLOSED  (closed locally while handshaking)
         └──ConnectionFailed──────────▶ FAILED ◀──ConnectionFailed── CONNECTED
+                                                CONNECTED ──IdleTimedOut──▶ CLOSED
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .events import (
     Event,
     HandshakeCompleted,
     HelloVerifyRequestSent,
+    IdleTimedOut,
 )
 
 __all__ = ["TRANSITIONS", "ConnectionState", "IllegalTransition", "next_state", "reachable"]
@@ -46,6 +48,7 @@ TRANSITIONS: dict[tuple[ConnectionState, type[Event]], ConnectionState] = {
     (_S.HANDSHAKING, ConnectionFailed): _S.FAILED,
     (_S.CONNECTED, ConnectionClosed): _S.CLOSED,
     (_S.CONNECTED, ConnectionFailed): _S.FAILED,
+    (_S.CONNECTED, IdleTimedOut): _S.CLOSED,
 }
 
 

@@ -22,7 +22,13 @@ from godot_dtls.api.errors import Error
 from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
 
-from .options import certificate_from, client_options, plain_stats, server_options
+from .options import (
+    certificate_from,
+    client_options,
+    idle_timeout_option,
+    plain_stats,
+    server_options,
+)
 from .runtime import ArgumentError, Runtime, type_name
 from .transport import EngineTransport
 
@@ -172,7 +178,9 @@ class PeerCore(_Core):
     def _connect_godot4(self, udp: Any, hostname: Any, options: Any) -> int:
         transport = EngineTransport(udp, self.runtime)
         host = self.runtime.text(hostname, "hostname")
-        return self._start(transport, host, client_options(options, self.runtime))
+        tls = client_options(options, self.runtime)
+        self._peer.idle_timeout = idle_timeout_option(options, self.runtime)
+        return self._start(transport, host, tls)
 
     def _connect_godot3(
         self, udp: Any, validate_certs: Any, for_hostname: Any, valid_certificate: Any
@@ -386,8 +394,11 @@ class ServerCore(_Core):
         options Dictionary ``server_options`` reads (SNI, ALPN, resumption, PSK)."""
         self._message = ""
         tls = server_options(options, self.runtime)
+        idle_timeout = idle_timeout_option(options, self.runtime)
         with _library_errors() as errors:
             result = self._server.setup(tls)
+        if result == Error.OK:
+            self._server.idle_timeout = idle_timeout
         if result != Error.OK:
             self._message = f"{self.label}.setup: " + (errors[-1] if errors else result.name)
         return int(result)

@@ -8,6 +8,7 @@ and keys the mode ignores, so a typo never drops a check the script asked for.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections import OrderedDict
@@ -34,6 +35,7 @@ from .runtime import PLAIN_VALUES, ArgumentError, Runtime, as_error, type_name
 CLIENT_MODE_KEYS: dict[str, tuple[str, ...]] = {
     "client": (
         "mode",
+        "idle_timeout",
         "trusted_chain_pem",
         "common_name_override",
         "pinned_spki_sha256",
@@ -45,18 +47,20 @@ CLIENT_MODE_KEYS: dict[str, tuple[str, ...]] = {
     ),
     "client_unsafe": (
         "mode",
+        "idle_timeout",
         "trusted_chain_pem",
         "pinned_spki_sha256",
         "alpn",
         "session_resumption",
         "key_log_file",
     ),
-    "client_psk": ("mode", "psk_identity", "psk_key_hex", "alpn", "key_log_file"),
+    "client_psk": ("mode", "psk_identity", "psk_key_hex", "alpn", "key_log_file", "idle_timeout"),
 }
 #: The keys of the server options Dictionary each mode reads ("server" is the default).
 SERVER_MODE_KEYS: dict[str, tuple[str, ...]] = {
     "server": (
         "mode",
+        "idle_timeout",
         "key_pem",
         "certificate_pem",
         "sni",
@@ -64,7 +68,14 @@ SERVER_MODE_KEYS: dict[str, tuple[str, ...]] = {
         "session_resumption",
         "key_log_file",
     ),
-    "server_psk": ("mode", "psk_keys_hex", "psk_identity_hint", "alpn", "key_log_file"),
+    "server_psk": (
+        "mode",
+        "psk_keys_hex",
+        "psk_identity_hint",
+        "alpn",
+        "key_log_file",
+        "idle_timeout",
+    ),
 }
 #: Every key a client / server options Dictionary may hold, whatever its mode.
 CLIENT_OPTION_KEYS = frozenset(key for keys in CLIENT_MODE_KEYS.values() for key in keys)
@@ -140,6 +151,17 @@ class _Options:
         if not isinstance(value, bool):
             raise ArgumentError(f"{self.label(key)} must be a bool, got {type_name(value)}")
         return value
+
+    def seconds(self, key: str) -> float | None:
+        """A duration in seconds: None when absent, null or 0 (off); else finite and > 0."""
+        value = self.raw(key)
+        if value is None or (isinstance(value, (int, float)) and value == 0):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ArgumentError(f"{self.label(key)} must be a number, got {type_name(value)}")
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{self.label(key)} must be finite seconds ≥ 0, not {value}")
+        return float(value)
 
     def texts(self, key: str) -> list[str]:
         value = self.raw(key)
@@ -355,6 +377,16 @@ def _server_identity(reader: _Options) -> tuple[CryptoKey, X509Certificate]:
     except ValueError as exc:
         raise ValueError(f"{key_label}: {exc}") from None
     return key, chain
+
+
+def idle_timeout_option(options: Any, runtime: Runtime) -> float | None:
+    """``idle_timeout`` of a client or server options Dictionary (any mode): seconds a
+    connected peer may hear nothing before it ends ``STATUS_DISCONNECTED``; None (off,
+    as in the engine) when absent, null or 0. Not a TLS setting, so it is read apart
+    from the TLSOptions (and never splits the options cache)."""
+    if options is None:
+        return None
+    return _Options(options, runtime).seconds("idle_timeout")
 
 
 def server_options(options: Any, runtime: Runtime) -> TLSOptions:

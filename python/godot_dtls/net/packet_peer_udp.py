@@ -35,13 +35,22 @@ changes what ``put_packet`` does when the OS says "would block".
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import time
 import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Callable
 
+from godot_dtls.api.arguments import (
+    check_bool,
+    check_float,
+    check_int,
+    check_string,
+    refuses_bad_arguments,
+)
 from godot_dtls.api.errors import Error
+from godot_dtls.api.locking import serialised
 from godot_dtls.api.packet_peer import PacketPeer
 from godot_dtls.core.log import logger
 
@@ -129,6 +138,8 @@ class PacketPeerUDP(PacketPeer):
     ) -> PacketPeerUDP:
         """Godot's ``connect_shared_socket``: a connected peer on the server's socket."""
         peer = cls()
+        # The server fills this peer's queue in poll(): they share one lock.
+        peer._lock = server._lock
         peer._server_ref = weakref.ref(server)
         peer._server_key = addr
         peer._sock = sock
@@ -149,15 +160,17 @@ class PacketPeerUDP(PacketPeer):
         self._detached = True
         self._reset_after_close()
 
-    def _store(self, view: memoryview, size: int, addr: SockAddr) -> None:
-        """Queue one datagram (used by UDPServer.poll); drops it if the queue is full."""
+    def _store(self, view: memoryview, size: int, addr: SockAddr) -> bool:
+        """Queue one datagram (used by UDPServer.poll); False (and counted) when the
+        queue is full and the datagram was dropped."""
         cost = size + DATAGRAM_OVERHEAD
         if self._queue_bytes + cost > self._queue_capacity:
             self.dropped_datagrams += 1
-            return
+            return False
         self._queue_data.append(bytes(view[:size]))
         self._queue_addr.append(addr)
         self._queue_bytes += cost
+        return True
 
     def _reset_after_close(self) -> None:
         self._queue_data.clear()
@@ -177,6 +190,8 @@ class PacketPeerUDP(PacketPeer):
 
     # -- Godot API ----------------------------------------------------------------------
 
+    @serialised
+    @refuses_bad_arguments()
     def bind(self, port: int, bind_address: str = "*", recv_buf_size: int = 65536) -> Error:
         """Open a socket bound to ``bind_address``:``port`` (0 = any free port).
 
@@ -186,6 +201,9 @@ class PacketPeerUDP(PacketPeer):
         port outside 0..65535), ERR_CANT_CREATE (socket creation failed), ERR_UNAVAILABLE
         (the OS refused the bind).
         """
+        port = check_int(port, "port")
+        check_string(bind_address, "bind_address")
+        recv_buf_size = check_int(recv_buf_size, "recv_buf_size")
         if self._sock is not None:
             logger.error("PacketPeerUDP.bind: socket is already open.")
             return Error.ERR_ALREADY_IN_USE
@@ -220,13 +238,15 @@ class PacketPeerUDP(PacketPeer):
             self._sock = None
             return Error.ERR_UNAVAILABLE
         self._detached = False
-        self._queue_capacity = queue_capacity(nearest_shift(int(recv_buf_size) & 0xFFFFFFFF))
+        self._queue_capacity = queue_capacity(nearest_shift(recv_buf_size & 0xFFFFFFFF))
         return Error.OK
 
     def is_bound(self) -> bool:
         """True while the peer has an open socket (bound, connected or auto-opened)."""
         return self._sock is not None
 
+    @serialised
+    @refuses_bad_arguments()
     def connect_to_host(self, host: str, port: int) -> Error:
         """Restrict the peer to ``host``:``port`` (an IP literal; no DNS lookup).
 
@@ -236,6 +256,8 @@ class PacketPeerUDP(PacketPeer):
         literal, or port outside 1..65535), ERR_CANT_OPEN (socket creation failed), FAILED
         (the OS refused; the socket is closed).
         """
+        check_string(host, "host")
+        port = check_int(port, "port")
         if self._server_ref is not None:
             logger.error("PacketPeerUDP.connect_to_host: peer is owned by a UDPServer.")
             return Error.ERR_LOCKED
@@ -395,6 +417,7 @@ class PacketPeerUDP(PacketPeer):
         self._queue_bytes = used
         return result
 
+    @serialised
     def get_available_packet_count(self) -> int:
         """Drain the socket into the queue, then return the number of queued datagrams.
 
@@ -418,6 +441,7 @@ class PacketPeerUDP(PacketPeer):
             return b"", err
         return self.get_queued_packet(), Error.OK
 
+    @serialised
     def get_queued_packet(self) -> bytes:
         """The next datagram already queued, without reading the socket first (b"" if none).
 
@@ -454,6 +478,7 @@ class PacketPeerUDP(PacketPeer):
         """Destination port (0 when none); a Python extension, not in the engine."""
         return self._peer_port if self._peer_ip is not None else 0
 
+    @serialised
     def get_local_port(self) -> int:
         """Local port of the socket (server-side peers: the server's port); 0 if closed."""
         sock = self._sock
@@ -465,6 +490,7 @@ class PacketPeerUDP(PacketPeer):
         except OSError:
             return 0
 
+    @refuses_bad_arguments()
     def set_dest_address(self, host: str, port: int) -> Error:
         """Set the destination for :meth:`put_packet`; ``host`` may be a name.
 
@@ -472,20 +498,27 @@ class PacketPeerUDP(PacketPeer):
         Engine quirk, mirrored: on a connected socket the call logs an error, leaves the
         destination unchanged and still returns OK.
         """
+        check_string(host, "host")
+        port = check_int(port, "port", 0, 65535)
         parsed = parse_ip(host)
         if parsed is None:
-            parsed = resolve(host)
+            parsed = resolve(host)  # outside the lock: a lookup may take a while
             if parsed is None:
                 return Error.ERR_CANT_RESOLVE
+        return self._set_destination(parsed, port)
+
+    @serialised
+    def _set_destination(self, parsed: ParsedIP, port: int) -> Error:
         if self._connected:
             logger.error("Destination address cannot be set for connected sockets")
             return Error.OK
         self._peer_ip = parsed
-        self._peer_port = int(port)
+        self._peer_port = port
         self._dest_sockaddr = None
         self._detached = False
         return Error.OK
 
+    @refuses_bad_arguments()
     def wait(self, timeout: float | None = None) -> Error:
         """Block until the socket has a datagram to read (Godot: no timeout).
 
@@ -495,6 +528,8 @@ class PacketPeerUDP(PacketPeer):
         ERR_UNCONFIGURED when no socket is open, FAILED on a socket error condition (e.g.
         a pending ICMP error on a connected socket).
         """
+        if timeout is not None:
+            timeout = check_float(timeout, "timeout")
         sock = self._sock
         if sock is None:
             logger.error("PacketPeerUDP.wait: socket is not open.")
@@ -504,6 +539,7 @@ class PacketPeerUDP(PacketPeer):
         except (OSError, ValueError):
             return Error.FAILED
 
+    @serialised
     def close(self) -> None:
         """Close the socket and empty the queue (budget back to 65536 bytes).
 
@@ -524,18 +560,47 @@ class PacketPeerUDP(PacketPeer):
             self._sock = None
         self._reset_after_close()
 
+    @serialised
+    @refuses_bad_arguments(fallback=None)
     def set_broadcast_enabled(self, enabled: bool) -> None:
         """Allow sending to broadcast addresses (SO_BROADCAST); not on server-side peers."""
         if self._server_ref is not None:
             logger.error("PacketPeerUDP.set_broadcast_enabled: peer is owned by a UDPServer.")
             return
-        self._broadcast = bool(enabled)
+        self._broadcast = check_bool(enabled, "enabled")
         if self._sock is not None:
             apply_broadcast(self._sock, self._family, self._v6only, self._broadcast)
 
+    @serialised
+    @refuses_bad_arguments(fallback=None)
+    def reserve_receive_queue(self, size: int) -> None:
+        """Python extension: make the receive queue hold at least ``size`` bytes.
+
+        The budget is rounded up to a power of two (the ring keeps one byte free, as
+        the engine's) and never shrinks. ``PacketPeerDTLS`` asks for room for a burst
+        of the largest DTLS records (see README, "Sizing the receive queues"); the
+        engine's fixed 64 KiB holds three of them. It lasts until ``close()``.
+        """
+        size = check_int(size, "size", 0, 1 << 30)
+        wanted = queue_capacity(max(DEFAULT_QUEUE_SHIFT, (size - 1).bit_length()))
+        if wanted > self._queue_capacity:
+            self._queue_capacity = wanted
+        sock = self._sock
+        if sock is not None and self._server_ref is None:
+            # The OS buffer in front of the queue must hold the burst too (best effort:
+            # the kernel caps it at net.core.rmem_max). A UDPServer's socket has its own.
+            with contextlib.suppress(OSError):
+                if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < wanted:
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, wanted)
+
+    def get_receive_queue_size(self) -> int:
+        """Python extension: bytes of datagrams (plus 24 each) the receive queue holds."""
+        return self._queue_capacity
+
+    @refuses_bad_arguments(fallback=None)
     def set_blocking_mode(self, enabled: bool) -> None:
         """C++-only in Godot: whether put_packet waits (True, default) or returns ERR_BUSY."""
-        self._blocking = bool(enabled)
+        self._blocking = check_bool(enabled, "enabled")
 
     def get_max_packet_size(self) -> int:
         """C++-only in Godot; advisory constant 512, never enforced."""

@@ -112,7 +112,8 @@ def wait_fd(sock: Any, for_write: bool, timeout: float | None) -> Error:
         if timeout is None:
             events = poller.poll()
         else:
-            events = poller.poll(max(0, int(timeout * 1000.0 + 0.999)))
+            # poll() takes a C int of milliseconds: longer waits are capped (24.8 days).
+            events = poller.poll(max(0, int(min(timeout * 1000.0 + 0.999, 2147483647.0))))
         if not events:
             return Error.ERR_TIMEOUT
         if events[0][1] & (select.POLLERR | select.POLLNVAL):

@@ -11,7 +11,9 @@ import socket
 import weakref
 from typing import Any, Callable
 
+from godot_dtls.api.arguments import check_int, check_string, refuses_bad_arguments
 from godot_dtls.api.errors import Error
+from godot_dtls.api.locking import new_lock, serialised
 from godot_dtls.core.log import logger
 
 from .addresses import (
@@ -53,7 +55,17 @@ class UDPServer:
         self._max_pending = 16
         self._rbuf: bytearray | None = None
         self._rview: memoryview | None = None
+        #: Shared with the peers handed out (see :mod:`godot_dtls.api.locking`).
+        self._lock = new_lock()
+        #: Datagrams dropped because their peer's receive queue was full (Python
+        #: extension; each peer also counts its own in ``dropped_datagrams``).
+        self.dropped_datagrams = 0
+        #: Datagrams from new addresses dropped because ``max_pending_connections``
+        #: peers were already pending (Python extension).
+        self.refused_datagrams = 0
 
+    @serialised
+    @refuses_bad_arguments()
     def listen(self, port: int, bind_address: str = "*") -> Error:
         """Bind the shared socket (SO_REUSEADDR, non-blocking) and start accepting.
 
@@ -61,6 +73,8 @@ class UDPServer:
         address), ERR_CANT_CREATE (socket creation failed), ERR_UNAVAILABLE (bind failed;
         the server is stopped).
         """
+        port = check_int(port, "port")
+        check_string(bind_address, "bind_address")
         if self._sock is not None:
             logger.error("UDPServer.listen: already listening.")
             return Error.ERR_ALREADY_IN_USE
@@ -70,7 +84,7 @@ class UDPServer:
             logger.error("UDPServer.listen: invalid bind address %r.", bind_address)
             return Error.ERR_INVALID_PARAMETER
         # Engine quirk: listen() takes a uint16_t, so the script's int wraps modulo 65536.
-        port = int(port) & 0xFFFF
+        port &= 0xFFFF
         ip_type = IP_TYPE_ANY if parsed is None else IP_TYPE_V4 if parsed[0] else IP_TYPE_V6
         try:
             sock, family, v6only = open_udp(ip_type)
@@ -107,6 +121,7 @@ class UDPServer:
             self._rview = memoryview(self._rbuf)
         return Error.OK
 
+    @serialised
     def poll(self) -> Error:
         """Read waiting datagrams and route them to peers (at most MAX_READS_PER_POLL).
 
@@ -135,14 +150,17 @@ class UDPServer:
             if ref is not None:
                 peer = ref()
                 if peer is not None:
-                    peer._store(view, size, addr)
+                    if not peer._store(view, size, addr):
+                        self.dropped_datagrams += 1
                     continue
                 del taken[addr]  # collected, callback not run yet
             peer = pending.get(addr)
             if peer is not None:
-                peer._store(view, size, addr)
+                if not peer._store(view, size, addr):
+                    self.dropped_datagrams += 1
                 continue
             if len(pending) >= self._max_pending:
+                self.refused_datagrams += 1
                 continue  # Drop connection.
             peer = PacketPeerUDP._new_server_peer(self, sock, addr)
             peer._store(view, size, addr)
@@ -153,6 +171,7 @@ class UDPServer:
         """True when listening and at least one peer is pending (does not read the socket)."""
         return self._sock is not None and bool(self._pending)
 
+    @serialised
     def take_connection(self) -> PacketPeerUDP | None:
         """Hand out the oldest pending peer (already socket-connected), or None."""
         if not self.is_connection_available():
@@ -162,6 +181,7 @@ class UDPServer:
         self._taken[key] = weakref.ref(peer, _make_reaper(self, key))
         return peer
 
+    @serialised
     def _remove_peer(self, key: SockAddr, peer: PacketPeerUDP) -> None:
         """Forget a taken peer (called by PacketPeerUDP.close())."""
         ref = self._taken.get(key)
@@ -170,6 +190,7 @@ class UDPServer:
             if current is None or current is peer:
                 del self._taken[key]
 
+    @serialised
     def stop(self) -> None:
         """Close the socket; detach taken peers and free pending ones (remotes not told)."""
         sock = self._sock
@@ -191,6 +212,7 @@ class UDPServer:
         """True between a successful listen() and stop()."""
         return self._sock is not None
 
+    @serialised
     def get_local_port(self) -> int:
         """Port the server socket is bound to (0 and an error log when not listening)."""
         sock = self._sock
@@ -206,19 +228,22 @@ class UDPServer:
         """Python extension: socket descriptor for select-style waiting, or -1."""
         return fileno_of(self._sock)
 
+    @serialised
+    @refuses_bad_arguments(fallback=None)
     def set_max_pending_connections(self, max_pending: int) -> None:
         """Set how many unknown addresses may wait for take_connection() (0 = refuse).
 
         Negative values log an error and are ignored. Values above 256 are accepted: the
         0..256 range in Godot is only an inspector hint.
         """
+        max_pending = check_int(max_pending, "max_pending")
         if max_pending < 0:
             logger.error(
                 "Max pending connections value must be a positive number "
                 "(0 means refuse new connections)."
             )
             return
-        self._max_pending = int(max_pending)
+        self._max_pending = max_pending
         # Engine quirk, mirrored exactly (udp_server.cpp, set_max_pending_connections):
         #     while (p_max > pending.size()) { E = pending.back(); if (!E) break; delete; }
         # The condition is inverted relative to the evident intent: setting a value LARGER
@@ -258,7 +283,10 @@ def _make_reaper(server: UDPServer, key: SockAddr) -> Callable[[Any], None]:
 
     def _reap(ref: Any) -> None:
         srv = server_ref()
-        if srv is not None and srv._taken.get(key) is ref:
-            del srv._taken[key]
+        if srv is None:
+            return
+        with srv._lock:
+            if srv._taken.get(key) is ref:
+                del srv._taken[key]
 
     return _reap

@@ -19,18 +19,22 @@ from godot_dtls.api.tls_options import TLSOptions
 from godot_dtls.api.x509 import X509Certificate
 from godot_dtls.net import PacketPeerUDP
 
+from .cli_support import CommandError, library_messages
 from .serve import wait_readable
 
 __all__ = ["run_client"]
 
 
-def _options(args: argparse.Namespace) -> TLSOptions | None:
+def _options(args: argparse.Namespace) -> TLSOptions:
     chain = None
     if args.ca:
         chain = X509Certificate()
-        if chain.load(args.ca) != Error.OK:
-            return None
+        with library_messages(args.verbose) as messages:
+            if chain.load(args.ca) != Error.OK:
+                reason = messages[-1] if messages else "no certificate in it"
+                raise CommandError(f"--ca {args.ca}: {reason}")
     if args.unsafe:
+        # Warns once (on the log, so on stderr): no name check, no chain without --ca.
         return TLSOptions.client_unsafe(chain)
     return TLSOptions.client(chain)
 
@@ -54,23 +58,33 @@ def _messages(args: argparse.Namespace) -> Iterable[str]:
 
 
 def run_client(args: argparse.Namespace) -> int:
-    """Connect, exchange the messages, disconnect; returns a process exit code."""
+    """Connect, exchange the messages, disconnect; returns a process exit code.
+
+    Whatever ends the run (the last message, an error, Ctrl-C), a connected client
+    sends close_notify before it exits.
+    """
     options = _options(args)
-    if options is None:
-        print(f"cannot load the CA file {args.ca}", file=sys.stderr)
-        return 2
     udp = PacketPeerUDP()
     peer = PacketPeerDTLS()
     peer.status_changed = lambda status: print(f"status {status.name}", flush=True)
+    try:
+        with library_messages(args.verbose):
+            return _exchange(args, udp, peer, options)
+    finally:
+        peer.disconnect_from_peer()
+        udp.close()
+
+
+def _exchange(
+    args: argparse.Namespace, udp: PacketPeerUDP, peer: PacketPeerDTLS, options: TLSOptions
+) -> int:
     error = udp.connect_to_host(args.host, args.port)
     if error != Error.OK:
-        print(f"connect_to_host failed: {error.name}", file=sys.stderr)
-        return 2
+        raise CommandError(f"cannot use {args.host}:{args.port} ({error.name}; HOST is an IP)")
     started = time.perf_counter()
     error = peer.connect_to_peer(udp, args.hostname, options)
     if error != Error.OK:
-        print(f"connect_to_peer failed: {error.name}", file=sys.stderr)
-        return 1
+        raise CommandError(f"connect_to_peer failed: {error.name}: {peer.get_last_error_message()}")
     _poll_until(peer, udp, lambda: peer.get_status() is not Status.HANDSHAKING, args.timeout)
     if peer.get_status() is not Status.CONNECTED:
         reason = peer.get_last_error_message() or "timed out"
@@ -84,31 +98,24 @@ def run_client(args: argparse.Namespace) -> int:
         flush=True,
     )
     failures = 0
-    try:
-        for message in _messages(args):
-            error = peer.put_var(message) if args.var else peer.put_packet(message.encode())
-            if error != Error.OK:
-                print(f"send failed: {error.name}", file=sys.stderr)
-                failures += 1
-                continue
-            got = _poll_until(
-                peer,
-                udp,
-                lambda: (
-                    peer.get_status() is not Status.CONNECTED
-                    or peer.get_available_packet_count() > 0
-                ),
-                args.timeout,
-            )
-            if not got or peer.get_status() is not Status.CONNECTED:
-                print("no reply", file=sys.stderr)
-                failures += 1
-                break
-            reply = peer.get_var() if args.var else peer.get_packet().decode("utf-8", "replace")
-            print(f"reply: {reply}", flush=True)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        peer.disconnect_from_peer()
-        udp.close()
+    for message in _messages(args):
+        error = peer.put_var(message) if args.var else peer.put_packet(message.encode())
+        if error != Error.OK:
+            print(f"send failed: {error.name}", file=sys.stderr)
+            failures += 1
+            continue
+        got = _poll_until(
+            peer,
+            udp,
+            lambda: (
+                peer.get_status() is not Status.CONNECTED or peer.get_available_packet_count() > 0
+            ),
+            args.timeout,
+        )
+        if not got or peer.get_status() is not Status.CONNECTED:
+            print("no reply", file=sys.stderr)
+            failures += 1
+            break
+        reply = peer.get_var() if args.var else peer.get_packet().decode("utf-8", "replace")
+        print(f"reply: {reply}", flush=True)
     return 1 if failures else 0

@@ -7,7 +7,9 @@ trust). Reading them from a live server trusts nothing: check them out of band.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
 import time
 from typing import TextIO
 
@@ -21,19 +23,22 @@ from godot_dtls.api.x509 import X509Certificate
 from godot_dtls.core.verification import pin_text, spki_sha256
 from godot_dtls.net import PacketPeerUDP
 
+from .cli_support import library_messages
 from .serve import wait_readable
 
 __all__ = ["fetch_server_chain", "parse_host_port", "run_pin"]
 
 
 def parse_host_port(text: str) -> tuple[str, int] | None:
-    """``"127.0.0.1:4433"`` or ``"[::1]:4433"`` → (host, port); None if not that form."""
+    """``"127.0.0.1:4433"`` or ``"[::1]:4433"`` → (host, port); None if not that form
+    (the port must be 1..65535)."""
     host, separator, port = text.rpartition(":")
-    if not separator or not port.isdigit():
+    if not separator or not port.isascii() or not port.isdigit():
         return None
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return (host, int(port)) if host else None
+    number = int(port)
+    return (host, number) if host and 1 <= number <= 65535 else None
 
 
 def fetch_server_chain(
@@ -42,10 +47,13 @@ def fetch_server_chain(
     """The certificate chain a DTLS server presents (no verification at all)."""
     udp = PacketPeerUDP()
     if udp.connect_to_host(host, port) != Error.OK:
-        raise OSError(f"cannot reach {host}:{port}")
+        raise OSError(f"cannot reach {host}:{port} (HOST is an IP address)")
     peer = PacketPeerDTLS()
     try:
-        if peer.connect_to_peer(udp, hostname, TLSOptions.client_unsafe()) != Error.OK:
+        # Trusting nothing is the point here: the unsafe-options warning would mislead.
+        with library_messages(verbose=False, level=logging.WARNING):
+            options = TLSOptions.client_unsafe()
+        if peer.connect_to_peer(udp, hostname, options) != Error.OK:
             raise OSError(peer.get_last_error_message())
         deadline = time.monotonic() + timeout
         while peer.get_status() is Status.HANDSHAKING and time.monotonic() < deadline:
@@ -61,23 +69,28 @@ def fetch_server_chain(
         udp.close()
 
 
-def run_pin(target: str, out: TextIO, hostname: str = "") -> int:
-    """Print one line per certificate: its pin and subject. Returns an exit code."""
+def run_pin(target: str, out: TextIO, hostname: str = "", errors: TextIO | None = None) -> int:
+    """Print one line per certificate on ``out``: its pin and subject; a failure is one
+    line on ``errors`` (stderr by default). Returns an exit code."""
+    errors = sys.stderr if errors is None else errors
     if os.path.exists(target):
         certificate = X509Certificate()
-        if certificate.load(target) != Error.OK:
-            print(f"cannot read a certificate from {target}", file=out)
+        with library_messages(verbose=False):
+            loaded = certificate.load(target)
+        if loaded != Error.OK:
+            print(f"pin: cannot read a certificate from {target}", file=errors)
             return 2
         chain = certificate.certificates
     else:
         address = parse_host_port(target)
         if address is None:
-            print(f"{target}: neither a certificate file nor HOST:PORT", file=out)
+            print(f"pin: {target}: neither a certificate file nor HOST:PORT", file=errors)
             return 2
         try:
-            chain = fetch_server_chain(address[0], address[1], hostname)
+            with library_messages(verbose=False):
+                chain = fetch_server_chain(address[0], address[1], hostname)
         except OSError as exc:
-            print(f"cannot get the certificate of {target}: {exc}", file=out)
+            print(f"pin: cannot get the certificate of {target}: {exc}", file=errors)
             return 1
     for depth, cert in enumerate(chain):
         print(

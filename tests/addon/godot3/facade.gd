@@ -38,6 +38,7 @@ func _initialize() -> void:
 	_check_wrong_name(ca)
 	if args.get("pin", "") != "":
 		_check_pins(ca)
+		_check_idle_timeouts(key, cert, ca)
 	else:
 		_check_extensions_refused_on_engine(ca)
 	_check_server_facade(key, cert, ca)
@@ -151,6 +152,70 @@ func _check_extensions_refused_on_engine(ca: X509Certificate) -> void:
 	var dtls := PythonPacketPeerDTLS.new().with_alpn(PoolStringArray(["game/1"]))
 	var result = dtls.connect_to_peer(H.new_udp(int(args["port"])), true, "localhost", ca)
 	H.check("extensions_refused_on_engine", result == ERR_UNAVAILABLE and "ALPN" in dtls.get_last_error_message(), dtls.get_last_error_message())
+	var idle := PythonPacketPeerDTLS.new().with_idle_timeout(0.5)
+	result = idle.connect_to_peer(H.new_udp(int(args["port"])), true, "localhost", ca)
+	H.check("idle_timeout_refused_on_engine", result == ERR_UNAVAILABLE and "idle timeout" in idle.get_last_error_message(), idle.get_last_error_message())
+
+
+# Polls only peers (no server): the other side stays silent, as a dead peer would.
+func _pump_alone(peers: Array, condition: String) -> bool:
+	var deadline := OS.get_ticks_msec() + TIMEOUT_MS
+	while OS.get_ticks_msec() < deadline:
+		for peer in peers:
+			peer.poll()
+		if call(condition, peers):
+			return true
+		OS.delay_usec(1000)
+	return call(condition, peers)
+
+
+func _disconnected(peers: Array) -> bool:
+	return peers[0].get_status() == PythonPacketPeerDTLS.STATUS_DISCONNECTED
+
+
+# with_idle_timeout() on both facades: a connected peer that hears nothing for the
+# timeout ends DISCONNECTED with the reason; 0 keeps the engine's behaviour (no limit).
+func _check_idle_timeouts(key: CryptoKey, cert: X509Certificate, ca: X509Certificate) -> void:
+	var client := PythonPacketPeerDTLS.new().with_idle_timeout(0.5)
+	client.connect_to_peer(H.new_udp(int(args["port"])), true, "localhost", ca)
+	_pump([client], "_settled")
+	var connected: bool = client.get_status() == PythonPacketPeerDTLS.STATUS_CONNECTED
+	var started := OS.get_ticks_msec()
+	_pump_alone([client], "_disconnected")
+	var waited := OS.get_ticks_msec() - started
+	var reason: String = client.get_last_error_message()
+	H.check("client_idle_timeout_disconnects", connected and _disconnected([client]) and "idle_timeout" in reason and waited >= 450, "%s after %d ms: %s" % [client.get_status(), waited, reason])
+	var bad := PythonPacketPeerDTLS.new().with_idle_timeout(-1.0)
+	var refused = bad.connect_to_peer(H.new_udp(int(args["port"])), true, "localhost", ca)
+	H.check("negative_idle_timeout_refused", refused == ERR_INVALID_PARAMETER and "idle_timeout" in bad.get_last_error_message(), bad.get_last_error_message())
+	var idle_server = PythonDTLSServer.new().with_idle_timeout(0.5)
+	var setup_result = idle_server.setup(key, cert)
+	var udp_server := UDPServer.new()
+	udp_server.listen(int(args["port2"]) + 1, "127.0.0.1")
+	var native := PacketPeerDTLS.new()
+	native.connect_to_peer(H.new_udp(int(args["port2"]) + 1), true, "localhost", ca)
+	var taken := []
+	var deadline := OS.get_ticks_msec() + TIMEOUT_MS
+	while OS.get_ticks_msec() < deadline and native.get_status() == PacketPeerDTLS.STATUS_HANDSHAKING:
+		udp_server.poll()
+		while udp_server.is_connection_available():
+			var peer = idle_server.take_connection(udp_server.take_connection())
+			if peer.get_status() == PythonPacketPeerDTLS.STATUS_HANDSHAKING:
+				taken.append(peer)
+		for peer in taken:
+			peer.poll()
+		native.poll()
+		OS.delay_usec(300)
+	var server_ok: bool = setup_result == OK and native.get_status() == PacketPeerDTLS.STATUS_CONNECTED and taken.size() == 1
+	if server_ok:
+		deadline = OS.get_ticks_msec() + TIMEOUT_MS
+		while OS.get_ticks_msec() < deadline and taken[0].get_status() == PythonPacketPeerDTLS.STATUS_CONNECTED:
+			udp_server.poll()
+			taken[0].poll()  # the native client is never polled again: it is silent
+			OS.delay_usec(1000)
+		server_ok = taken[0].get_status() == PythonPacketPeerDTLS.STATUS_DISCONNECTED and "idle_timeout" in taken[0].get_last_error_message()
+	H.check("server_peer_idle_timeout_disconnects", server_ok, taken[0].get_last_error_message() if taken.size() > 0 else native.get_status())
+	udp_server.stop()
 
 
 var facade_server

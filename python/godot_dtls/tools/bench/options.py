@@ -98,7 +98,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    """Handler of ``godot-dtls bench``."""
+    """Handler of ``godot-dtls bench``. Output files are checked before the run, so a
+    typo in a folder name does not cost a whole benchmark."""
+    from ..cli_support import check_writable_file
     from .main import run
+
+    if args.json:
+        check_writable_file(args.json, "--json")
+    if args.plot:
+        check_writable_file(args.plot, "--plot")
 
     return run(args)

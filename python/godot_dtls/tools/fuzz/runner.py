@@ -21,6 +21,7 @@ from godot_dtls.core.records import (
 )
 from godot_dtls.core.states import ConnectionState
 
+from ..cli_support import non_negative_float, non_negative_int
 from .mutators import mutate
 from .session import (
     KIND_WEIGHTS,
@@ -415,10 +416,13 @@ def add_fuzz_parser(commands: Any) -> None:
     fuzz = commands.add_parser(
         "fuzz", help="seeded mutation fuzzer of the DTLS state machine (exit 1 on a finding)"
     )
-    fuzz.add_argument("--count", type=int, default=100_000, help="datagrams to feed")
+    fuzz.add_argument("--count", type=non_negative_int, default=100_000, help="datagrams to feed")
     fuzz.add_argument("--seed", type=int, default=0, help="seed of every mutation choice")
     fuzz.add_argument(
-        "--seconds", type=float, default=0, help="stop after T seconds (0: only --count)"
+        "--seconds",
+        type=non_negative_float,
+        default=0,
+        help="stop after T seconds (0: only --count)",
     )
     fuzz.add_argument(
         "--tracemalloc", action="store_true", help="also bound the Python heap (slower)"

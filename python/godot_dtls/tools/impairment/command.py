@@ -103,9 +103,7 @@ def run_proxy_command(args: argparse.Namespace) -> int:
     stop = threading.Event()
     try:
         proxy.run(stop, deadline)
-    except KeyboardInterrupt:
-        pass
-    finally:
+    finally:  # Ctrl-C too: the summary, then the command line's "interrupted" (exit 130)
         proxy.close()
-    print(proxy.summary(), flush=True)
+        print(proxy.summary(), flush=True)
     return 0
