@@ -77,8 +77,10 @@ var _backend := Backends.NO_BACKEND
 var _udp: PacketPeerUDP = null
 # Python backend: the status as of the last call into Python.
 var _status := STATUS_DISCONNECTED
-# Python backend: packets taken by poll() and not yet read.
+# Python backend: the packets the last poll() took, read from _packet_index on (an index,
+# not pop_front(): that moves every packet behind the one taken).
 var _packets := []
+var _packet_index := 0
 # Error of the last get_packet() or get_var().
 var _packet_error := OK
 # The status last announced by status_changed.
@@ -142,7 +144,7 @@ func connect_to_peer(
 			options["trusted_chain_pem"] = valid_certificate
 		Backends.merged(options, _extras)
 		result = Backends.to_error(_py.connect_to_peer(packet_peer, for_hostname, options))
-		_packets.clear()
+		_drop_packets()
 		_status = _python_status()
 	else:
 		return _unavailable("connect_to_peer")
@@ -165,7 +167,7 @@ func connect_to_peer_psk(packet_peer: PacketPeerUDP, identity: String, key: Pool
 	var options := {"mode": "client_psk", "psk_identity": identity, "psk_key_hex": key.hex_encode()}
 	Backends.merged(options, _extras)
 	var result: int = Backends.to_error(_py.connect_to_peer(packet_peer, "", options))
-	_packets.clear()
+	_drop_packets()
 	_status = _python_status()
 	if result == OK:
 		_udp = packet_peer
@@ -231,8 +233,14 @@ func poll() -> void:
 		var drained = _py.poll_and_drain()
 		if typeof(drained) == TYPE_ARRAY and drained.size() > 0 and typeof(drained[0]) == TYPE_INT:
 			_status = drained[0]
-			for index in range(1, drained.size()):
-				_packets.append(drained[index])
+			if _packet_index >= _packets.size():
+				# The usual case (the last poll's packets were all read): keep the new
+				# Array itself (its packets start at index 1) instead of copying it.
+				_packets = drained
+				_packet_index = 1
+			else:
+				for index in range(1, drained.size()):
+					_packets.append(drained[index])
 		else:
 			_status = STATUS_ERROR
 	_refresh_status()
@@ -254,7 +262,7 @@ func disconnect_from_peer() -> void:
 		_engine_peer.disconnect_from_peer()
 	elif _py != null:
 		_py.disconnect_from_peer()
-		_packets.clear()
+		_drop_packets()
 		_status = _python_status()
 	_udp = null
 	_refresh_status()
@@ -267,9 +275,11 @@ func put_packet(buffer: PoolByteArray) -> int:
 	if _engine_peer != null:
 		result = _engine_peer.put_packet(buffer)
 	elif _py != null:
-		result = Backends.to_error(_py.put_packet(buffer))
-		if result != OK:
-			_status = _python_status()
+		var answer = _py.put_packet(buffer)
+		if typeof(answer) == TYPE_INT and answer == OK:
+			return OK  # sent: the status did not change, there is nothing to announce
+		result = Backends.to_error(answer)
+		_status = _python_status()
 	else:
 		return _unavailable("put_packet")
 	_refresh_status()
@@ -279,18 +289,19 @@ func put_packet(buffer: PoolByteArray) -> int:
 # Takes the next received packet (empty when there is none); its error is then in
 # get_packet_error().
 func get_packet() -> PoolByteArray:
+	if _py != null and _packet_index < _packets.size():
+		# A packet poll() took: no call into Python, and the status did not change.
+		_packet_error = OK
+		_packet_index += 1
+		return _packets[_packet_index - 1]
 	var packet := PoolByteArray()
 	if _engine_peer != null:
 		packet = _engine_peer.get_packet()
 		_packet_error = _engine_peer.get_packet_error()
 	elif _py != null:
-		if not _packets.empty():
-			packet = _packets.pop_front()
-			_packet_error = OK
-		else:
-			packet = Backends.to_bytes(_py.get_packet())
-			_packet_error = Backends.to_error(_py.get_packet_error())
-			_status = _python_status()
+		packet = Backends.to_bytes(_py.get_packet())
+		_packet_error = Backends.to_error(_py.get_packet_error())
+		_status = _python_status()
 	else:
 		_packet_error = _unavailable("get_packet")
 	_refresh_status()
@@ -306,7 +317,7 @@ func get_available_packet_count() -> int:
 		if _status != STATUS_CONNECTED:
 			push_error("get_available_packet_count: not connected")
 			return 0
-		return _packets.size()
+		return _packets.size() - _packet_index
 	return 0
 
 
@@ -428,6 +439,12 @@ func _refuse_on_engine(method: String, keys: Array) -> int:
 func _unavailable(method: String) -> int:
 	push_error("%s: no DTLS backend (%s)" % [method, _last_error])
 	return ERR_UNAVAILABLE
+
+
+# Forgets the packets poll() took (a new connection, or none).
+func _drop_packets() -> void:
+	_packets = []
+	_packet_index = 0
 
 
 # Emits status_changed when the status differs from the last one announced.

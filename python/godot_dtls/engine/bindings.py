@@ -81,8 +81,10 @@ def _guarded(fallback: Any = _RETURN_ERROR, name: str = "") -> Callable[[_F], _F
         @functools.wraps(method)
         def wrapper(self: Any, *args: Any) -> Any:
             try:
-                received = [self.runtime.receive(arg) for arg in args]  # first: no path skips it
-                return method(self, *received)
+                receive = self.runtime.receive  # first: no path skips it
+                if len(args) == 1:  # most calls, put_packet's among them: no list
+                    return method(self, receive(args[0]))
+                return method(self, *[receive(arg) for arg in args])
             except Exception as exc:
                 expected = isinstance(exc, (TypeError, ValueError))
                 error = Error.ERR_INVALID_PARAMETER if expected else Error.FAILED

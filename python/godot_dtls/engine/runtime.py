@@ -66,13 +66,16 @@ class Runtime:
     :mod:`.containers`); ``keep_alive(obj)`` keeps an engine object alive for as long as
     the glue stores it (the UDP peer of a connection) and returns the function that lets it
     go again (py4godot passes objects without a reference); None when the runtime's own
-    wrapper already keeps the object alive.
+    wrapper already keeps the object alive. ``inert_types`` are engine value classes that
+    need neither (a byte array holds no object): :meth:`receive` passes them through at
+    once, which matters for the one argument of every ``put_packet``.
     """
 
     __slots__ = (
         "connected_check",
         "containers",
         "from_bytes",
+        "inert_types",
         "keep_alive",
         "log_error",
         "name",
@@ -98,8 +101,10 @@ class Runtime:
         variant_codec: VariantCodec | None = None,
         containers: Containers = READ_BY_INDEX,
         keep_alive: Callable[[Any], Callable[[], Any]] | None = None,
+        inert_types: tuple[type, ...] = (),
     ) -> None:
         self.name = name
+        self.inert_types = frozenset(inert_types)
         self.to_array = to_array
         self.variant_codec = variant_codec
         self.to_dictionary = to_dictionary
@@ -122,7 +127,8 @@ class Runtime:
     def receive(self, value: Any) -> Any:
         """``value`` as the glue works with it: a runtime string as ``str``; any other
         non-None value handed to ``retain`` first. The one door for engine values."""
-        if type(value) is str or value is None:
+        kind = type(value)
+        if kind is str or value is None or kind in self.inert_types:
             return value
         if isinstance(value, self.string_types):
             return str(value)

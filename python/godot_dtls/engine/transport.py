@@ -50,7 +50,9 @@ class EngineTransport:
 
     def put_packet(self, buffer: bytes) -> Error:
         try:
-            return as_error(self._udp.put_packet(self._rt.from_bytes(buffer)))
+            result = self._udp.put_packet(self._rt.from_bytes(buffer))
+            # OK without building an Error from the engine's value: once per datagram.
+            return Error.OK if result == 0 else as_error(result)
         except Exception as exc:
             self._rt.report(f"godot_dtls: PacketPeerUDP.put_packet failed: {exc!r}")
             return Error.FAILED

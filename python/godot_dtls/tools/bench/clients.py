@@ -89,11 +89,14 @@ class ApiClient:
 
     implementation = "godot-dtls PacketPeerDTLS"
 
-    def __init__(self, host: str, port: int, options: TLSOptions, hostname: str) -> None:
+    def __init__(
+        self, host: str, port: int, options: TLSOptions, hostname: str, spin: bool = False
+    ) -> None:
         self.host = host
         self.port = port
         self.options = options
         self.hostname = hostname
+        self.spin = spin
         self.udp = PacketPeerUDP()
         self.dtls = PacketPeerDTLS()
         self._waiter: _Waiter | None = None
@@ -102,7 +105,8 @@ class ApiClient:
         """Open and connect the UDP socket (not part of the handshake time)."""
         if self.udp.connect_to_host(self.host, self.port) != Error.OK:
             return False
-        self._waiter = _Waiter(self.udp.fileno())
+        if not self.spin:
+            self._waiter = _Waiter(self.udp.fileno())
         return True
 
     def fileno(self) -> int:
@@ -138,7 +142,8 @@ class ApiClient:
         return count
 
     def wait(self, timeout: float) -> None:
-        """Sleep until the socket is readable or ``timeout`` seconds have passed."""
+        """Sleep until the socket is readable or ``timeout`` seconds have passed (a
+        spinning client returns at once: its loop polls again)."""
         if self._waiter is not None:
             self._waiter.wait(timeout)
 
@@ -183,11 +188,14 @@ class BareClient:
 
     implementation = "bare pyOpenSSL"
 
-    def __init__(self, host: str, port: int, context: SSL.Context, hostname: str) -> None:
+    def __init__(
+        self, host: str, port: int, context: SSL.Context, hostname: str, spin: bool = False
+    ) -> None:
         self.host = host
         self.port = port
         self.context = context
         self.hostname = hostname.encode("idna")
+        self.spin = spin
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.ssl: SSL.Connection | None = None
         self.state = HANDSHAKING
@@ -200,7 +208,8 @@ class BareClient:
             self.sock.connect((self.host, self.port))
         except OSError:
             return False
-        self._waiter = _Waiter(self.sock.fileno())
+        if not self.spin:
+            self._waiter = _Waiter(self.sock.fileno())
         return True
 
     def fileno(self) -> int:

@@ -1,18 +1,26 @@
 """``godot-dtls bench``: godot-dtls against Godot 3.2.3's own DTLS, on loopback, in one run.
 
-Four pairs, each a client and an echo server in two processes on 127.0.0.1:
+Five pairs, each a client and an echo server in two processes on 127.0.0.1:
 
 1. godot-dtls client ↔ godot-dtls server (``python -m godot_dtls.tools.bench.pyserver``);
 2. godot-dtls client ↔ Godot 3.2.3 server (``godot3/bench_server.gd``, mbedTLS);
 3. Godot client ↔ Godot server: the anchor every ratio refers to;
-4. bare pyOpenSSL client ↔ Godot server: the floor of a Python implementation.
+4. bare pyOpenSSL client ↔ Godot server: the floor of a Python implementation;
+5. godot-dtls inside Godot 3.2.3 (godot-python) ↔ Godot server: the same GDScript client
+   loop as pair 3 in the same engine, driving ``PythonPacketPeerDTLS`` (the facade over
+   the Python class) instead of ``PacketPeerDTLS``: what a game's script gets. Skipped,
+   with the reason, where the godot-python runtime is not built.
 
 Per pair: handshake times, serial echo (round-trip time and packets per second) and
-pipelined echo (a window of 32) for 64 and 1200 bytes, the client's CPU per packet
-(Python clients), and N clients at once against one fresh server (time until every
-handshake is done, aggregate echo rate, server RSS per peer). Then the CPU cost of the
-Godot-API layer against raw pyOpenSSL in memory (:mod:`.layer`). Only one pair runs at
-a time: at most two busy processes on the machine's cores.
+pipelined echo (a window of 32) for 64 and 1200 bytes, the client's CPU per packet,
+and (pairs 1-4) N clients at once against one fresh server (time until every handshake
+is done, aggregate echo rate, server RSS per peer). Pair 5 adds the cost of one call from
+GDScript into Python, GDScript and the engine. Then the CPU cost of the Godot-API layer
+against raw pyOpenSSL in memory (:mod:`.layer`) and the memory of one connected peer on
+the godot-dtls server, split into the Python and the C heap (:mod:`.memory`).
+``--crowd N`` adds N peers at once on one godot-dtls server; ``--anchor-check`` instead
+checks the anchor against the least GDScript client and a C client (:mod:`.anchor`).
+Only one pair runs at a time: at most two busy processes on the machine's cores.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import itertools
+import json
 import os
 import pstats
 import statistics
@@ -30,7 +39,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
+from .anchor import format_anchor_check, run_anchor_check
 from .clients import ApiClient, BareClient, bare_client_context, make_ring
+from .engine_project import assemble_engine_project, find_engine_runtime
 from .layer import run_layer_benchmark
 from .measure import (
     Client,
@@ -42,8 +53,10 @@ from .measure import (
     run_serial,
     summary,
 )
+from .memory import breakdown
 from .pki import HOSTNAME, BenchPKI, make_pki
 from .procs import (
+    GODOT3_PROJECT,
     BenchProcess,
     ProcessError,
     RssSampler,
@@ -77,12 +90,28 @@ class PairSpec:
 
     number: int
     label: str
-    client: str  # "godot-dtls", "godot" or "bare"
+    #: "godot-dtls", "bare", "godot" (GDScript on the engine's PacketPeerDTLS) or
+    #: "godot-python" (the same GDScript on PythonPacketPeerDTLS, inside the engine)
+    client: str
     server: str  # "godot-dtls" or "godot"
 
     @property
     def needs_godot(self) -> bool:
-        return "godot" in (self.client, self.server)
+        return "godot" in (self.client, self.server) or self.in_engine
+
+    @property
+    def in_engine(self) -> bool:
+        """The client is the Python class inside Godot (needs the godot-python runtime)."""
+        return self.client == "godot-python"
+
+    @property
+    def gdscript_client(self) -> bool:
+        return self.client in ("godot", "godot-python")
+
+    @property
+    def measures_many(self) -> bool:
+        """N peers at once: pairs 1-4 (pair 5 is one game client, like pair 3's)."""
+        return not self.in_engine
 
 
 PAIRS: dict[int, PairSpec] = {
@@ -90,9 +119,21 @@ PAIRS: dict[int, PairSpec] = {
     2: PairSpec(2, "godot-dtls ↔ Godot", "godot-dtls", "godot"),
     3: PairSpec(3, "Godot ↔ Godot (anchor)", "godot", "godot"),
     4: PairSpec(4, "bare pyOpenSSL ↔ Godot", "bare", "godot"),
+    5: PairSpec(5, "godot-dtls in Godot (GDScript → Python) ↔ Godot", "godot-python", "godot"),
 }
 #: The pair every ratio refers to.
 ANCHOR = 3
+#: How every client waits for an echo when nothing is readable: "block" sleeps on the
+#: socket until it is (the Python clients' poll(2), the GDScript client's
+#: PacketPeerUDP.wait()), "spin" polls again at once. One choice for all pairs. Block is
+#: the default: on this 2-core machine Godot's server spins on one core (its UDPServer
+#: cannot wait), and a spinning client beside it collapses to a few hundred packets per
+#: second as soon as a third process runs; on an idle machine spinning halves the serial
+#: round trip of every pair and leaves the pipelined rates as they are (README
+#: "Benchmark", and ``--anchor-check``, which measures both).
+WAIT_MODES = ("block", "spin")
+#: bench_client.gd's spin= value that never sleeps.
+NEVER_SLEEP = 1 << 40
 
 
 @dataclass
@@ -101,7 +142,7 @@ class Settings:
 
     quick: bool
     key_type: str = "rsa"
-    pairs: tuple[int, ...] = (1, 2, 3, 4)
+    pairs: tuple[int, ...] = (1, 2, 3, 4, 5)
     handshakes: int = 50
     sizes: tuple[int, ...] = (64, 1200)
     window: int = 32
@@ -114,10 +155,19 @@ class Settings:
     layer_count: int = 20000
     layer_repeats: int = 3
     layer_windows: tuple[int, ...] = (1, 32)
+    #: How the clients wait for an echo (see WAIT_MODES).
+    wait: str = "block"
+    #: Calls per kind when timing a call from GDScript (pair 5).
+    calls: int = 200000
+    #: Peers on the godot-dtls server for the per-peer memory breakdown (0: none).
+    memory_peers: int = 1000
+    #: Peers at once on one godot-dtls server for --crowd (0: not run).
+    crowd: int = 0
+    crowd_handshake_limit: float = 120.0
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
-        pairs = tuple(sorted(set(args.pairs))) if args.pairs else (1, 2, 3, 4)
+        pairs = tuple(sorted(set(args.pairs))) if args.pairs else (1, 2, 3, 4, 5)
         if args.quick:
             settings = cls(
                 quick=True,
@@ -130,6 +180,8 @@ class Settings:
                 many_handshake_limit=20.0,
                 layer_count=2000,
                 layer_repeats=1,
+                calls=20000,
+                memory_peers=20,
             )
         else:
             settings = cls(quick=False)
@@ -137,6 +189,12 @@ class Settings:
         settings.pairs = pairs
         if args.peers:
             settings.many = tuple(args.peers)
+        if getattr(args, "memory_peers", None) is not None:
+            settings.memory_peers = args.memory_peers
+        if getattr(args, "crowd", None):
+            settings.crowd = args.crowd
+        if getattr(args, "wait", None):
+            settings.wait = args.wait
         return settings
 
 
@@ -155,17 +213,30 @@ class _Context:
         self._bare_context = bare_client_context(pki.ca_path)
         # Upper bound of a server's life; the stop file ends it as soon as it is done.
         self.server_duration = 900.0
+        self._engine_project: Path | None = None
+
+    def engine_project(self) -> Path:
+        """The Godot 3 project with godot-python and godot-dtls (assembled on first use)."""
+        if self._engine_project is None:
+            runtime, reason = find_engine_runtime()
+            if runtime is None:
+                raise RuntimeError(reason)
+            self._engine_project = assemble_engine_project(self.workdir / "engine", runtime)
+        return self._engine_project
 
     def client_factory(self, kind: str, port: int) -> Callable[[], Client]:
+        spin = self.settings.wait == "spin"
         if kind == "godot-dtls":
             options = self._client_options
-            return lambda: ApiClient(HOST, port, options, HOSTNAME)
+            return lambda: ApiClient(HOST, port, options, HOSTNAME, spin=spin)
         if kind == "bare":
             context = self._bare_context
-            return lambda: BareClient(HOST, port, context, HOSTNAME)
+            return lambda: BareClient(HOST, port, context, HOSTNAME, spin=spin)
         raise ValueError(f"no Python client of kind {kind!r}")
 
-    def start_server(self, kind: str, max_pending: int = 16) -> BenchProcess:
+    def start_server(
+        self, kind: str, max_pending: int = 16, extra: Sequence[str] = ()
+    ) -> BenchProcess:
         """A started echo server that printed READY (its port is ``.port``).
 
         ``max_pending`` is the UDPServer's pending cap; above the default 16 it is also the
@@ -188,6 +259,7 @@ class _Context:
                     str(max_pending),
                     "--max-handshakes",
                     str(max_pending if max_pending > 16 else 0),
+                    *extra,
                 ]
             )
             server = BenchProcess(command, name="godot-dtls server", stop_file=stop_file)
@@ -241,6 +313,7 @@ def _echo_dict(run: EchoRun) -> dict[str, Any]:
         "elapsed_s": run.elapsed_s,
         "cpu_s": run.cpu_s,
         "rtt_us": run.rtt_us,
+        "compared": run.received,  # the Python loops compare every echo
     }
 
 
@@ -252,6 +325,7 @@ def _godot_echo_dict(run: dict[str, Any]) -> dict[str, Any]:
         "elapsed_s": float(run.get("elapsed_us", 0)) / 1e6,
         "cpu_s": None,
         "rtt_us": [float(value) for value in run.get("rtt_us", [])],
+        "compared": 0,  # the GDScript loop compares in untimed passes (see "echo_checked")
     }
 
 
@@ -268,6 +342,7 @@ def _aggregate(runs: Sequence[dict[str, Any]], with_rtt: bool) -> dict[str, Any]
         "received": received,
         "lost": sent - received,
         "mismatches": sum(run["mismatches"] for run in runs),
+        "compared": sum(run.get("compared", 0) for run in runs),
         "cpu_us_per_packet": None,
     }
     cpu = [run["cpu_s"] for run in runs]
@@ -425,15 +500,31 @@ def _python_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int
 # ------------------------------------------------------------------------ Godot client
 
 
+def _gdscript_client_command(
+    ctx: _Context, spec: PairSpec, mode: str, args: dict[str, object]
+) -> list[str]:
+    """``bench_client.gd`` in the benchmark's project (pair 3) or, for the Python class
+    inside the engine (pair 5), in the project with godot-python and the facades."""
+    in_engine = spec.in_engine
+    project = ctx.engine_project() if in_engine else GODOT3_PROJECT
+    base: dict[str, object] = {"mode": mode}
+    if mode != "calls":
+        base["backend"] = "facade" if in_engine else "engine"
+    return godot_command("bench_client.gd", {**base, **args}, project=project)
+
+
 def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
     settings = ctx.settings
     name = f"pair {spec.number}"
+    if spec.in_engine:
+        ctx.engine_project()  # assembled (or refused) before a server starts
     server = ctx.start_server(spec.server)
     try:
-        command = godot_command(
-            "bench_client.gd",
+        command = _gdscript_client_command(
+            ctx,
+            spec,
+            "perf",
             {
-                "mode": "perf",
                 "host": HOST,
                 "port": server.port,
                 "hostname": HOSTNAME,
@@ -444,15 +535,16 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
                 "pipelined_s": settings.pipelined_s,
                 "repeats": settings.repeats,
                 "window": settings.window,
+                "spin": NEVER_SLEEP if settings.wait == "spin" else 0,
                 "timeout": 600,
             },
         )
         budget = 60.0 + 4 * settings.repeats * (settings.serial_s + settings.pipelined_s)
         # The client's CPU time at each PHASE line: a section's CPU ends where the next
-        # section begins (the 100 warm-up packets are in it too: well under 1 %).
+        # section begins (the warm-up and check packets are in it too: about 1 %).
         cpu_marks: dict[str, float | None] = {}
         with BenchProcess(command, name="Godot client") as client:
-            client.wait_for("PHASE handshakes", 30.0)
+            client.wait_for("PHASE handshakes", 60.0)
             ctx.progress.begin(f"{name}: {settings.handshakes} handshakes")
             for size in settings.sizes:
                 for mode in ("serial", "pipelined"):
@@ -465,10 +557,14 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
             client.stop()
     finally:
         pair["server_result"] = _finish(server)
+    if "error" in result:
+        raise RuntimeError(f"{name}: the Godot client failed: {result['error']}")
     samples = [float(value) for value in result.get("handshake_ms", [])]
     pair["handshake_ms"] = dict(
         summary(samples), failures=int(result.get("failures", 0)), samples=samples
     )
+    pair["backend"] = result.get("backend")
+    pair["echo_checked"] = result.get("verify", {})
     for size in settings.sizes:
         key = str(size)
         serial = [_godot_echo_dict(run) for run in result.get("serial", {}).get(key, [])]
@@ -487,6 +583,25 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
                         (end - start) * run["received"] / max(1, sum(r["received"] for r in runs))
                     )
         _store_echo(pair, size, serial, pipelined)
+
+
+def _call_costs(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
+    """µs per call from GDScript into GDScript, the engine and Python (pair 5's engine)."""
+    settings = ctx.settings
+    ctx.progress.begin(f"pair {spec.number}: cost of a call from GDScript")
+    command = _gdscript_client_command(
+        ctx, spec, "calls", {"calls": settings.calls, "repeats": 3, "timeout": 600}
+    )
+    with BenchProcess(command, name="Godot calls") as client:
+        result = client.result(120.0 + settings.calls / 1000.0)
+        client.stop()
+    pair["call_us"] = {
+        "calls": result.get("calls"),
+        "from_gdscript": result.get("per_call_us", {}),
+        "inside_python": result.get("inside_python_us", {}),
+        "empty_loop": result.get("empty_loop_us"),
+        "note": result.get("python", ""),
+    }
 
 
 def _godot_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int) -> None:
@@ -543,6 +658,119 @@ def _godot_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int)
     pair["many_peers"][str(peers)] = entry
 
 
+# ------------------------------------------------------------------------ memory, crowd
+
+
+def _snapshot(folder: Path, name: str, base: str, server: BenchProcess) -> dict[str, Any]:
+    """Ask the godot-dtls server for memory snapshot ``name`` (growth listed against
+    ``base``) and wait for it."""
+    request = folder / f"{name}.request"
+    answer = folder / f"{name}.json"
+    partial = folder / f"{name}.partial-request"
+    partial.write_text(base, encoding="utf-8")
+    partial.replace(request)  # whole, or not there yet
+    deadline = time.monotonic() + 300.0
+    while not answer.exists():
+        if time.monotonic() > deadline or server.returncode is not None:
+            raise RuntimeError(f"the godot-dtls server took no memory snapshot {name!r}")
+        time.sleep(0.02)
+    result: dict[str, Any] = json.loads(answer.read_text(encoding="utf-8"))
+    return result
+
+
+def _server_memory(ctx: _Context) -> dict[str, Any]:
+    """Per connected peer on a godot-dtls server: RSS, Python heap, C heap (see .memory).
+
+    tracemalloc runs in that server from its start; its own tables are taken out of the
+    figures. The peers are bare pyOpenSSL clients (the server's peers are the same
+    whatever the client)."""
+    settings = ctx.settings
+    peers = settings.memory_peers
+    ctx.progress.begin(f"memory: {peers} peers on a godot-dtls server (tracemalloc)")
+    folder = ctx.workdir / "snapshots"
+    folder.mkdir(exist_ok=True)
+    server = ctx.start_server(
+        "godot-dtls",
+        max_pending=peers + 16,
+        extra=["--trace-memory", "--snapshot-dir", str(folder)],
+    )
+    taken: dict[str, dict[str, Any]] = {}
+    try:
+        port = server.port or 0
+        _warm_up(ctx, port)
+        time.sleep(0.3)
+        taken["before"] = _snapshot(folder, "before", "", server)
+
+        def on_phase(phase: str) -> None:
+            if phase == "handshakes":
+                taken["connected"] = _snapshot(folder, "connected", "before", server)
+
+        run = run_many(
+            ctx.client_factory("bare", port),
+            peers,
+            make_ring(64),
+            2 * settings.many_handshake_limit,
+            0.2,
+            on_phase=on_phase,
+        )
+    finally:
+        _finish(server)
+    if "connected" not in taken:
+        raise RuntimeError("no memory snapshot with the peers connected")
+    entry = breakdown(taken["before"], taken["connected"])
+    entry["requested"] = peers
+    entry["handshake_all_s_traced"] = run.handshake_s
+    entry["snapshots"] = {
+        key: {field: value for field, value in snap.items() if field != "top_lines"}
+        for key, snap in taken.items()
+    }
+    return entry
+
+
+def _crowd(ctx: _Context) -> dict[str, Any]:
+    """``settings.crowd`` peers at once on one godot-dtls server (pair 1's), from bare
+    pyOpenSSL clients: the lightest Python clients leave the most CPU to the server."""
+    settings = ctx.settings
+    peers = settings.crowd
+    ctx.progress.begin(f"crowd: {peers:,} peers at once on one godot-dtls server")
+    server = ctx.start_server("godot-dtls", max_pending=peers + 16)
+    try:
+        port = server.port or 0
+        _warm_up(ctx, port)
+        time.sleep(0.3)
+        before = rss_kib(server.pid)
+        drops = udp_rcvbuf_errors()
+        with RssSampler(server.pid) as sampler:
+            run = run_many(
+                ctx.client_factory("bare", port),
+                peers,
+                make_ring(64),
+                settings.crowd_handshake_limit,
+                settings.many_echo_s,
+                on_phase=lambda _phase: sampler.sample(),
+            )
+        entry = _many_entry(
+            peers,
+            before,
+            sampler.peak_kib,
+            clients="bare pyOpenSSL",
+            connected=run.connected,
+            failed=run.failed,
+            handshake_all_s=run.handshake_s,
+            handshake_limit_s=settings.crowd_handshake_limit,
+            echo_pps=run.echo_pps,
+            echo_received=run.echo_received,
+            echo_lost=run.echo_lost,
+            echo_mismatches=run.echo_mismatches,
+            client_retransmissions=run.retransmissions,
+            udp_rcvbuf_drops=_delta(drops, udp_rcvbuf_errors()),
+        )
+    finally:
+        result = _finish(server)
+    entry["server_result"] = result
+    return entry
+
+
 # ------------------------------------------------------------------------ the run
 
 
@@ -554,8 +782,16 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def _steps_per_pair(settings: Settings) -> int:
+def _steps_per_pair(settings: Settings, spec: PairSpec) -> int:
+    if spec.in_engine:
+        return 2 + 2 * len(settings.sizes)  # and the cost of a call
     return 1 + 2 * len(settings.sizes) + len(settings.many)
+
+
+def _total_steps(settings: Settings) -> int:
+    steps = 1 + sum(_steps_per_pair(settings, PAIRS[number]) for number in settings.pairs)
+    steps += len(settings.sizes) * len(settings.layer_windows)
+    return steps + (1 if settings.memory_peers else 0) + (1 if settings.crowd else 0)
 
 
 def _raise_fd_limit(wanted: int) -> None:
@@ -573,7 +809,7 @@ def _raise_fd_limit(wanted: int) -> None:
 def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> dict[str, Any]:
     """Run every pair of ``settings`` and the layer benchmark; the full results object."""
     godot = godot3_binary()
-    _raise_fd_limit(2 * max(settings.many, default=0) + 256)
+    _raise_fd_limit(2 * max((*settings.many, settings.crowd, settings.memory_peers)) + 256)
     progress.begin("certificates")
     pki = make_pki(workdir / "pki", settings.key_type)
     ctx = _Context(settings, pki, workdir, progress)
@@ -587,18 +823,20 @@ def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> dict
         spec = PAIRS[number]
         pair = _pair_skeleton(spec)
         results["pairs"][str(number)] = pair
-        if spec.needs_godot and godot is None:
-            pair["skipped"] = "godot3-server is not installed (apt-get install godot3-server)"
-            progress.skip(_steps_per_pair(settings), f"pair {number}: skipped (no Godot)")
+        reason = _skip_reason(spec, godot)
+        if reason:
+            pair["skipped"] = reason
+            progress.skip(_steps_per_pair(settings, spec), f"pair {number}: skipped")
             continue
-        is_godot_client = spec.client == "godot"
         try:
-            if is_godot_client:
+            if spec.gdscript_client:
                 _godot_perf(ctx, spec, pair)
             else:
                 _python_perf(ctx, spec, pair)
-            for peers in settings.many:
-                if is_godot_client:
+            if spec.in_engine:
+                _call_costs(ctx, spec, pair)
+            for peers in settings.many if spec.measures_many else ():
+                if spec.gdscript_client:
                     _godot_many(ctx, spec, pair, peers)
                 else:
                     _python_many(ctx, spec, pair, peers)
@@ -613,18 +851,39 @@ def run_benchmark(settings: Settings, workdir: Path, progress: Progress) -> dict
         repeats=settings.layer_repeats,
         progress=progress.begin,
     )
+    if settings.memory_peers:
+        try:
+            results["server_memory"] = _server_memory(ctx)
+        except (ProcessError, RuntimeError, OSError, ValueError) as exc:
+            results["server_memory"] = {"error": str(exc)}
+    if settings.crowd:
+        try:
+            results["crowd"] = _crowd(ctx)
+        except (ProcessError, RuntimeError, OSError, ValueError) as exc:
+            results["crowd"] = {"peers": settings.crowd, "error": str(exc)}
     progress.done()
     results["machine"]["load_average_after"] = _load_average()
     finalize(results, anchor=str(ANCHOR))
     return results
 
 
+def _skip_reason(spec: PairSpec, godot: str | None) -> str:
+    """Why a pair cannot run here ("" when it can)."""
+    if spec.needs_godot and godot is None:
+        return "godot3-server is not installed (apt-get install godot3-server)"
+    if spec.in_engine:
+        runtime, reason = find_engine_runtime()
+        if runtime is None:
+            return reason + "; build it once with: godot-dtls godot3 runtime"
+    return ""
+
+
 def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
     """cProfile of pair 1, pipelined 64 B: the client here, the server in its process;
-    then the server alone with many peers."""
+    then the server alone with many peers; then the Python side of pair 5 inside Godot."""
     out_dir.mkdir(parents=True, exist_ok=True)
     pki = make_pki(workdir / "pki", settings.key_type)
-    progress = Progress(3)
+    progress = Progress(4)
     ctx = _Context(settings, pki, workdir, progress)
     duration = 1.0 if settings.quick else 4.0
     reports: list[tuple[str, Path]] = []
@@ -685,11 +944,14 @@ def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
         )
     finally:
         _finish(server)
+    progress.begin("pair 5: pipelined 64 B, the Python side under cProfile inside Godot")
+    engine_line = _profile_in_engine(ctx, out_dir, duration, reports)
     progress.done()
     print(
         f"pipelined 64 B: {run.pps:,.0f} pkt/s, {run.cpu_us_per_packet or 0:.1f} µs CPU/packet;"
         f" {peers} peers: handshakes {many.handshake_s:.2f} s, echo {many.echo_pps:,.0f} pkt/s"
     )
+    print(engine_line)
     for name, path in reports:
         if not path.exists():
             print(f"\n=== {name}: no profile written ===")
@@ -700,6 +962,84 @@ def _profile(settings: Settings, workdir: Path, out_dir: Path) -> int:
     return 0
 
 
+def _profile_in_engine(
+    ctx: _Context, out_dir: Path, duration: float, reports: list[tuple[str, Path]]
+) -> str:
+    """cProfile of the Python side of pair 5 (the facade in Godot), pipelined 64 B; one
+    line saying what ran (or why not)."""
+    spec = PAIRS[5]
+    reason = _skip_reason(spec, godot3_binary())
+    if reason:
+        return f"pair 5 not profiled: {reason}"
+    path = out_dir / "engine-pipelined-64.prof"
+    ctx.engine_project()
+    server = ctx.start_server("godot")
+    try:
+        command = _gdscript_client_command(
+            ctx,
+            spec,
+            "perf",
+            {
+                "host": HOST,
+                "port": server.port,
+                "hostname": HOSTNAME,
+                "ca": ctx.pki.ca_path,
+                "handshakes": 0,
+                "sizes": 64,
+                "serial_s": 0.1,
+                "pipelined_s": duration,
+                "repeats": 1,
+                "window": ctx.settings.window,
+                "spin": NEVER_SLEEP if ctx.settings.wait == "spin" else 0,
+                "profile": path,
+            },
+        )
+        with BenchProcess(command, name="Godot client") as client:
+            result = client.result(120.0 + 4 * duration)
+            client.stop()
+    finally:
+        _finish(server)
+    reports.append(("engine-pipelined-64 (pair 5, Python side only)", path))
+    runs = result.get("pipelined", {}).get("64", [])
+    received = sum(int(run.get("received", 0)) for run in runs)
+    elapsed = sum(float(run.get("elapsed_us", 0)) for run in runs) / 1e6
+    rate = received / elapsed if elapsed > 0 else 0.0
+    return f"pair 5, pipelined 64 B under cProfile: {rate:,.0f} pkt/s (cProfile slows it)"
+
+
+def _anchor_check(settings: Settings, workdir: Path, args: argparse.Namespace) -> int:
+    """``--anchor-check``: pair 3's client against the least GDScript client and C."""
+    godot = godot3_binary()
+    if godot is None:
+        print("--anchor-check needs godot3-server (apt-get install godot3-server)")
+        return 1
+    rounds = 2 if settings.quick else 5
+    progress = Progress(1 + rounds * 6)
+    progress.begin("certificates")
+    pki = make_pki(workdir / "pki", settings.key_type)
+    ctx = _Context(settings, pki, workdir, progress)
+    before = _load_average()
+    check = run_anchor_check(
+        pki,
+        workdir,
+        lambda: ctx.start_server("godot"),
+        sizes=settings.sizes,
+        rounds=rounds,
+        seconds=0.3 if settings.quick else 1.0,
+        window=settings.window,
+        progress=progress.begin,
+    )
+    progress.done()
+    after = _load_average()
+    sys.stdout.write(format_anchor_check(check, (before, after)))
+    if args.json:
+        machine = machine_info(godot)
+        machine["load_average_before"], machine["load_average_after"] = before, after
+        write_json({"machine": machine, "anchor_check": check}, Path(args.json))
+        print(f"\nJSON written to {args.json}")
+    return 1 if check["errors"] else 0
+
+
 def run(args: argparse.Namespace) -> int:
     """The ``bench`` command; exit code 0, 1 (a pair failed) or 2 (an echo check failed)."""
     settings = Settings.from_args(args)
@@ -707,9 +1047,9 @@ def run(args: argparse.Namespace) -> int:
         workdir = Path(tmp)
         if args.profile:
             return _profile(settings, workdir, Path(args.profile))
-        steps = 1 + len(settings.pairs) * _steps_per_pair(settings)
-        steps += len(settings.sizes) * len(settings.layer_windows)
-        progress = Progress(steps)
+        if getattr(args, "anchor_check", False):
+            return _anchor_check(settings, workdir, args)
+        progress = Progress(_total_steps(settings))
         results = run_benchmark(settings, workdir, progress)
     sys.stdout.write(format_report(results))
     sys.stdout.flush()

@@ -11,9 +11,9 @@ def _pair_list(text: str) -> list[int]:
     try:
         pairs = [int(item) for item in text.split(",") if item.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError("pairs are numbers 1-4, e.g. 1,2") from None
-    if not pairs or any(pair not in (1, 2, 3, 4) for pair in pairs):
-        raise argparse.ArgumentTypeError("pairs are numbers 1-4, e.g. 1,2")
+        raise argparse.ArgumentTypeError("pairs are numbers 1-5, e.g. 1,2") from None
+    if not pairs or any(pair not in (1, 2, 3, 4, 5) for pair in pairs):
+        raise argparse.ArgumentTypeError("pairs are numbers 1-5, e.g. 1,2")
     return pairs
 
 
@@ -25,6 +25,16 @@ def _peer_list(text: str) -> list[int]:
     if not peers or any(count < 1 for count in peers):
         raise argparse.ArgumentTypeError("peer counts are positive numbers, e.g. 100,1000")
     return peers
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("a count is 0 or more")
+    return value
 
 
 def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,11 +49,39 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--pairs",
         type=_pair_list,
-        metavar="1,2,3,4",
-        help="pairs to run (default all; 3 is the anchor of the ratios)",
+        metavar="1,2,3,4,5",
+        help="pairs to run (default all; 3 is the anchor of the ratios, 5 needs godot-python)",
     )
     parser.add_argument(
         "--peers", type=_peer_list, metavar="N,N", help="many-peer counts (default 100,1000)"
+    )
+    parser.add_argument(
+        "--memory-peers",
+        type=_count,
+        metavar="N",
+        help="peers for the per-peer memory breakdown of the godot-dtls server "
+        "(default 1000, 20 with --quick; 0 skips it)",
+    )
+    parser.add_argument(
+        "--crowd",
+        type=_count,
+        nargs="?",
+        const=10000,
+        metavar="N",
+        help="also N peers at once on one godot-dtls server (default N 10000; minutes)",
+    )
+    parser.add_argument(
+        "--wait",
+        choices=("block", "spin"),
+        help="how every client waits for an echo: sleep on the socket (block, the default) "
+        "or poll again at once (spin: shorter round trips on an idle machine, a collapse "
+        "when other work shares the cores)",
+    )
+    parser.add_argument(
+        "--anchor-check",
+        action="store_true",
+        help="instead: check pair 3's client against the least GDScript client and a C "
+        "client (needs cc and the OpenSSL headers for the C one)",
     )
     parser.add_argument(
         "--key-type",
@@ -54,7 +92,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--profile",
         metavar="DIR",
-        help="instead: cProfile pair 1 (pipelined 64 B, then many peers) into DIR",
+        help="instead: cProfile pair 1 (pipelined 64 B, then many peers) and the Python side"
+        " of pair 5 (pipelined 64 B inside Godot) into DIR",
     )
 
 

@@ -2,13 +2,18 @@
 
     python -m godot_dtls.tools.bench.pyserver --key KEY.pem --cert CERT.pem [--port 0]
         [--duration 120] [--stop-file PATH] [--max-pending 16] [--max-handshakes N]
-        [--profile OUT.prof]
+        [--profile OUT.prof] [--trace-memory] [--snapshot-dir DIR]
 
 It is the package's :class:`~godot_dtls.tools.serve.EchoServer` (``UDPServer`` +
 ``DTLSServer`` + ``PacketPeerDTLS``, the engine's server loop) driven as a game server
 would be driven when it has nothing else to do: ``poll()``, then sleep until the socket
 is readable (at most 50 ms, for the handshake timers). Its own process gives the
 benchmark a clean ``VmRSS`` and keeps its CPU off the clients' clock.
+
+Memory (:mod:`.memory`): with ``--snapshot-dir DIR``, a file ``DIR/<name>.request`` asks
+for a snapshot, answered in ``DIR/<name>.json`` (the request may name an earlier snapshot
+to list the Python allocations that grew since); ``--trace-memory`` runs tracemalloc from
+the start, for the Python heap by source line.
 
 Output: ``READY <port>``, then ``RESULT {json}`` when the duration ends, the stop file
 appears or SIGTERM arrives.
@@ -24,13 +29,18 @@ import select
 import signal
 import sys
 import time
+import tracemalloc
+from pathlib import Path
 from typing import Any
 
 from godot_dtls.api.dtls_server import DTLSServer
 from godot_dtls.api.errors import Error
+from godot_dtls.api.status import Status
 from godot_dtls.api.tls_options import TLSOptions
 from godot_dtls.api.x509 import CryptoKey, X509Certificate
 from godot_dtls.tools.serve import EchoServer
+
+from .memory import snapshot
 
 __all__ = ["main", "serve"]
 
@@ -59,7 +69,34 @@ def _parser() -> argparse.ArgumentParser:
         help="DTLSServer cap on handshakes in progress (0: the package default)",
     )
     parser.add_argument("--profile", default="", help="write a cProfile of the loop here")
+    parser.add_argument(
+        "--trace-memory", action="store_true", help="tracemalloc from the start (slower)"
+    )
+    parser.add_argument("--snapshot-dir", default="", help="answer memory snapshot requests here")
     return parser
+
+
+class _Snapshots:
+    """Answers ``<name>.request`` files in a folder with ``<name>.json`` memory snapshots."""
+
+    def __init__(self, folder: str) -> None:
+        self.folder = Path(folder) if folder else None
+        self._taken: dict[str, Any] = {}
+
+    def answer(self, server: EchoServer) -> None:
+        if self.folder is None:
+            return
+        for request in sorted(self.folder.glob("*.request")):
+            name = request.stem
+            base = request.read_text(encoding="utf-8").strip()
+            connected = sum(1 for peer in server.peers if peer.get_status() is Status.CONNECTED)
+            entry, traced = snapshot(connected, self._taken.get(base))
+            self._taken[name] = traced
+            answer = self.folder / f"{name}.json"
+            partial = answer.with_suffix(".partial")
+            partial.write_text(json.dumps(entry), encoding="utf-8")
+            partial.replace(answer)
+            request.unlink()
 
 
 def _dtls_server(max_handshakes: int) -> DTLSServer:
@@ -74,6 +111,8 @@ def _dtls_server(max_handshakes: int) -> DTLSServer:
 
 def serve(args: argparse.Namespace) -> dict[str, Any]:
     """Run the server until the duration, the stop file or SIGTERM; the RESULT object."""
+    if args.trace_memory:
+        tracemalloc.start()
     key, certificate = CryptoKey(), X509Certificate()
     if key.load(args.key) != Error.OK or certificate.load(args.cert) != Error.OK:
         raise SystemExit("pyserver: cannot load the key or the certificate")
@@ -89,6 +128,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
     poller = select.poll()
     poller.register(server.fileno(), select.POLLIN)
     profile: cProfile.Profile | None = cProfile.Profile() if args.profile else None
+    snapshots = _Snapshots(args.snapshot_dir)
     print(f"READY {server.port}", flush=True)
 
     start = time.monotonic()
@@ -111,6 +151,7 @@ def serve(args: argparse.Namespace) -> dict[str, Any]:
                 if args.stop_file and os.path.exists(args.stop_file):
                     reason = "stop_file"
                     break
+                snapshots.answer(server)
             poller.poll(IDLE_WAIT_MS)
     finally:
         if profile is not None:

@@ -23,17 +23,28 @@ __all__ = [
 #: (id, description, target, comparison) of the goals the run is judged against.
 GOALS: list[tuple[str, str, float, str]] = [
     ("handshake", "handshake median, pair 2 / pair 3", 1.0, "<="),
-    ("pps_pipelined_64", "64 B pipelined pkt/s, pair 2 / pair 3", 0.5, ">="),
-    ("pps_pipelined_1200", "1200 B pipelined pkt/s, pair 2 / pair 3", 0.8, ">="),
+    ("pps_pipelined_64", "64 B pipelined pkt/s, pair 2 / pair 3", 0.55, ">="),
+    ("pps_pipelined_1200", "1200 B pipelined pkt/s, pair 2 / pair 3", 0.9, ">="),
     (
         "api_overhead",
         "Godot-API layer CPU over raw pyOpenSSL (client CPU/echo, pair 2 vs pair 4)",
         0.15,
         "<=",
     ),
+    ("engine_handshake", "in Godot: handshake median, pair 5 / pair 3", 1.2, "<="),
+    ("engine_pps_pipelined_64", "in Godot: 64 B pipelined pkt/s, pair 5 / pair 3", 0.3, ">="),
+    ("engine_pps_pipelined_1200", "in Godot: 1200 B pipelined pkt/s, pair 5 / pair 3", 0.5, ">="),
     ("many_handshakes", "peers on one Python server (pair 1): all handshakes, s", 10.0, "<="),
     ("many_rss", "peers on one Python server (pair 1): RSS per peer, KiB", 64.0, "<="),
+    (
+        "crowd_handshakes",
+        "10,000 peers on one Python server (--crowd): all handshakes, s",
+        30.0,
+        "<=",
+    ),
 ]
+#: Peers the crowd goal is set for.
+CROWD_GOAL_PEERS = 10000
 
 
 def machine_info(godot_binary: str | None) -> dict[str, Any]:
@@ -151,6 +162,12 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         _goal("pps_pipelined_64", _get(ratios, "2", "pps_pipelined", "64")),
         _goal("pps_pipelined_1200", _get(ratios, "2", "pps_pipelined", "1200")),
     ]
+    engine_note = "" if "5" in ratios else "needs pairs 3 and 5"
+    engine_goals = [
+        _goal("engine_handshake", _get(ratios, "5", "handshake_ms"), engine_note),
+        _goal("engine_pps_pipelined_64", _get(ratios, "5", "pps_pipelined", "64"), engine_note),
+        _goal("engine_pps_pipelined_1200", _get(ratios, "5", "pps_pipelined", "1200"), engine_note),
+    ]
     overheads = []
     for size in ("64", "1200"):
         api = _get(pairs, "2", "cpu_us_per_packet", "pipelined", size)
@@ -183,7 +200,25 @@ def _goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     else:
         goals.append(_goal("many_handshakes", None, "needs pair 1"))
         goals.append(_goal("many_rss", None, "needs pair 1"))
+    goals[4:4] = engine_goals
+    goals.append(_crowd_goal(results.get("crowd")))
     return goals
+
+
+def _crowd_goal(crowd: Any) -> dict[str, Any]:
+    if not isinstance(crowd, dict) or not crowd.get("peers"):
+        return _goal("crowd_handshakes", None, "run with --crowd")
+    peers = int(crowd["peers"])
+    note = f"{peers:,} peers, bare pyOpenSSL clients"
+    if peers != CROWD_GOAL_PEERS:
+        note += f" (the goal is for {CROWD_GOAL_PEERS:,})"
+    if "error" in crowd:
+        return _goal("crowd_handshakes", None, note + f"; failed: {crowd['error']}")
+    value = crowd.get("handshake_all_s")
+    if crowd.get("connected") != peers:
+        note += f"; only {crowd.get('connected')} of {peers} connected"
+        value = float("inf")
+    return _goal("crowd_handshakes", value, note)
 
 
 def _verification(results: dict[str, Any]) -> dict[str, Any]:
@@ -205,6 +240,12 @@ def _verification(results: dict[str, Any]) -> dict[str, Any]:
                         f"pair {key}: {mode} {size} B lost {entry['lost']}, "
                         f"mismatched {entry['mismatches']} of {entry['sent']}"
                     )
+        for size, checked in (pair.get("echo_checked") or {}).items():
+            if checked.get("lost") or checked.get("mismatches"):
+                problems.append(
+                    f"pair {key}: {size} B check passes lost {checked.get('lost')}, "
+                    f"mismatched {checked.get('mismatches')} of {checked.get('compared')}"
+                )
         for peers, entry in pair["many_peers"].items():
             if entry.get("echo_mismatches"):
                 problems.append(
@@ -218,6 +259,18 @@ def _verification(results: dict[str, Any]) -> dict[str, Any]:
                 warnings.append(
                     f"pair {key}: {peers} peers: {entry['echo_lost']} echoes lost (overload)"
                 )
+    crowd = results.get("crowd")
+    if isinstance(crowd, dict) and crowd.get("peers"):
+        if "error" in crowd:
+            problems.append(f"crowd: {crowd['error'].splitlines()[0]}")
+        else:
+            if crowd.get("echo_mismatches"):
+                problems.append(f"crowd: {crowd['echo_mismatches']} echoes mismatched")
+            if crowd.get("connected") != crowd.get("peers"):
+                warnings.append(f"crowd: {crowd.get('connected')} of {crowd['peers']} connected")
+    memory = results.get("server_memory")
+    if isinstance(memory, dict) and "error" in memory:
+        warnings.append(f"memory breakdown: {memory['error'].splitlines()[0]}")
     return {"ok": not problems, "problems": problems, "warnings": warnings}
 
 
@@ -231,7 +284,13 @@ def finalize(results: dict[str, Any], anchor: str = "3") -> None:
 
 # ------------------------------------------------------------------------ the table
 
-_SHORT = {"1": "1 py↔py", "2": "2 py↔Godot", "3": "3 Godot↔Godot", "4": "4 bare↔Godot"}
+_SHORT = {
+    "1": "1 py↔py",
+    "2": "2 py↔Godot",
+    "3": "3 Godot↔Godot",
+    "4": "4 bare↔Godot",
+    "5": "5 py-in-Godot",
+}
 _LABEL_WIDTH = 34
 _COLUMN_WIDTH = 19
 
@@ -403,12 +462,105 @@ def _format_layer(layer: dict[str, Any]) -> list[str]:
     return lines
 
 
+_CALL_ROWS = (
+    ("gdscript_noop", "GDScript → GDScript, a no-op method"),
+    ("engine_get_status", "GDScript → engine, PacketPeerDTLS.get_status()"),
+    ("python_noop", "GDScript → Python, a no-op method"),
+    ("python_take_64", "GDScript → Python, a 64 B PoolByteArray argument"),
+    ("python_take_1200", "GDScript → Python, a 1200 B PoolByteArray argument"),
+    ("python_round_trip_64", "GDScript → Python → bytes → PoolByteArray back, 64 B"),
+    ("python_round_trip_1200", "GDScript → Python → bytes → PoolByteArray back, 1200 B"),
+)
+_INSIDE_ROWS = (
+    ("engine_get_status", "Python → engine, PacketPeerDTLS.get_status()"),
+    ("to_bytes_64", "PoolByteArray → bytes, 64 B"),
+    ("to_bytes_1200", "PoolByteArray → bytes, 1200 B"),
+    ("from_bytes_64", "bytes → PoolByteArray, 64 B"),
+    ("from_bytes_1200", "bytes → PoolByteArray, 1200 B"),
+)
+
+
+def _format_calls(pairs: dict[str, Any]) -> list[str]:
+    calls = _get(pairs, "5", "call_us")
+    if not isinstance(calls, dict):
+        return []
+    lines = [
+        "",
+        f"Cost of one call inside Godot 3.2.3 with godot-python (pair 5's engine; µs, best of 3"
+        f" loops of {calls.get('calls')}, less the empty loop)",
+    ]
+    measured = calls.get("from_gdscript") or {}
+    for key, text in _CALL_ROWS:
+        if key in measured:
+            lines.append(f"  {text:<60} {measured[key]:>6.2f}")
+    inside = calls.get("inside_python") or {}
+    for key, text in _INSIDE_ROWS:
+        if key in inside:
+            lines.append(f"  {text + ' (timed in Python)':<60} {inside[key]:>6.2f}")
+    if calls.get("note"):
+        lines.append(f"  {calls['note']}")
+    return lines
+
+
+def _format_memory(memory: Any) -> list[str]:
+    if not isinstance(memory, dict):
+        return []
+    if "error" in memory:
+        return ["", f"Server memory per peer: not measured ({memory['error'].splitlines()[0]})"]
+    per_peer = memory.get("kib_per_peer") or {}
+
+    def kib(key: str) -> str:
+        value = per_peer.get(key)
+        return "-" if value is None else f"{value:.1f}"
+
+    lines = [
+        "",
+        f"Memory of one connected peer on the godot-dtls server ({memory.get('peers')} peers,"
+        " tracemalloc on, its own tables taken out), KiB per peer:",
+        f"  resident (RSS) {kib('rss')}; allocated: C heap {kib('c_heap')} (malloc in use"
+        f" apart from Python's: OpenSSL, cffi), Python objects {kib('python_small')}"
+        f" (pymalloc), Python's large blocks {kib('python_large')} (malloc)",
+        f"  RSS less allocated: {kib('unaccounted')} (below 0: allocated but never touched,"
+        " so never resident, e.g. record buffers)",
+    ]
+    top = memory.get("top_python_lines") or []
+    if top:
+        lines.append("  Python allocations that grew most, KiB per peer:")
+        lines.extend(
+            f"    {line['kib_per_peer']:>6.2f}  {line['where']}"
+            for line in top[:8]
+            if line.get("kib_per_peer", 0) > 0.05
+        )
+    return lines
+
+
+def _format_crowd(crowd: Any) -> list[str]:
+    if not isinstance(crowd, dict) or not crowd.get("peers"):
+        return []
+    peers = int(crowd["peers"])
+    if "error" in crowd:
+        return ["", f"Crowd, {peers:,} peers: failed ({crowd['error'].splitlines()[0]})"]
+    per_peer = crowd.get("rss_per_peer_kib")
+    return [
+        "",
+        f"Crowd: {peers:,} peers at once on one godot-dtls server ({crowd.get('clients')}"
+        f" clients): {crowd.get('connected')} connected, all handshakes in"
+        f" {_number(crowd.get('handshake_all_s'), 's')} s, echo"
+        f" {_number(crowd.get('echo_pps'), 'pps')} pkt/s, server RSS per peer"
+        f" {_number(per_peer, 'kib')} KiB",
+        f"  server CPU {_number(_get(crowd, 'server_result', 'cpu_s'), 's')} s in"
+        f" {_number((_get(crowd, 'server_result', 'elapsed_ms') or 0) / 1000.0, 's')} s;"
+        f" UDP rcvbuf drops {_number(crowd.get('udp_rcvbuf_drops'), 'count')}, client"
+        f" retransmissions {_number(crowd.get('client_retransmissions'), 'count')}",
+    ]
+
+
 def _format_goal(goal: dict[str, Any]) -> str:
     value = goal["value"]
     if goal["id"] == "api_overhead":
         shown = "-" if value is None else f"{value * 100:+.0f} %"
         target = f"{goal['comparison']} {goal['target'] * 100:+.0f} %"
-    elif goal["id"].startswith("many"):
+    elif goal["id"].startswith(("many", "crowd")):
         shown = "-" if value is None or math.isinf(value) else f"{value:.2f}"
         target = f"{goal['comparison']} {goal['target']:g}"
     else:
@@ -429,13 +581,15 @@ def format_report(results: dict[str, Any]) -> str:
     keys = sorted(pairs, key=int)
     lines = [
         "",
-        "godot-dtls bench ({}, {} keys, {} handshakes, {}x {:g} s runs, window {})".format(
+        "godot-dtls bench ({}, {} keys, {} handshakes, {}x {:g} s runs, window {},"
+        " clients {} on the socket)".format(
             "quick" if settings["quick"] else "full",
             settings["key_type"].upper(),
             settings["handshakes"],
             settings["repeats"],
             settings["serial_s"],
             settings["window"],
+            {"block": "sleep", "spin": "spin"}.get(settings.get("wait", "block"), "sleep"),
         ),
         "machine: {}, {} cores; {}; {}; pyOpenSSL {}; Godot {}".format(
             machine["cpu_model"],
@@ -465,8 +619,19 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append("N peers: all clients start at once, from one process. Each server gets")
         lines.append("  max_pending_connections = N + 16 (godot-dtls: max_handshakes = N + 16 too)")
         lines.append("  UDP rcvbuf drops: the kernel's count for the whole machine during the run.")
+    if any(pair.get("echo_checked") for pair in pairs.values()):
+        lines.append(
+            "Echo check: the Python clients compare every echo; the GDScript client (pairs 3, 5)"
+        )
+        lines.append(
+            "  counts in its timed runs and compares every echo in untimed passes before and"
+            " after them."
+        )
+    lines.extend(_format_calls(pairs))
     if "layer_cpu" in results:
         lines.extend(_format_layer(results["layer_cpu"]))
+    lines.extend(_format_memory(results.get("server_memory")))
+    lines.extend(_format_crowd(results.get("crowd")))
     lines.append("")
     lines.append("Goals (ratios from this run)")
     lines.extend(_format_goal(goal) for goal in results.get("goals", []))
@@ -481,7 +646,13 @@ def format_report(results: dict[str, Any]) -> str:
         lines.append(f"  note: {warning}")
     load = machine.get("load_average_before") or [0.0]
     cores = machine.get("cores") or 1
-    if max(load[0], (machine.get("load_average_after") or [0.0])[0]) > 0.5 * cores:
+    busy = max(load[0], (machine.get("load_average_after") or [0.0])[0]) > 0.5 * cores
+    if busy and settings.get("wait") == "spin":
+        lines.append(
+            "  note: spinning clients on a busy machine: a client or Godot's server may wait"
+            " whole scheduler slices; rerun with --wait block"
+        )
+    if busy:
         lines.append(
             f"  note: the machine was busy (load average up to "
             f"{max(load[0], (machine.get('load_average_after') or [0.0])[0]):.1f} on "
@@ -528,7 +699,7 @@ def write_plot(results: dict[str, Any], path: Path) -> str:
     keys = [key for key in sorted(pairs, key=int) if "skipped" not in pairs[key]]
     sizes = [str(size) for size in results["settings"]["sizes"]]
     many = sorted({p for key in keys for p in pairs[key].get("many_peers", {})}, key=int)
-    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52"]
+    colors = ["#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3"]
 
     panels: list[tuple[str, list[str], Callable[[dict[str, Any], str], Any]]] = [
         ("handshake median (ms)", ["all"], lambda p, _g: _get(p, "handshake_ms", "median")),
@@ -575,7 +746,7 @@ def write_plot(results: dict[str, Any], path: Path) -> str:
         axis.grid(axis="y", alpha=0.3)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     machine = results["machine"]
-    figure.legend(handles, labels, loc="lower center", ncol=4, fontsize=9)
+    figure.legend(handles, labels, loc="lower center", ncol=min(5, len(keys) or 1), fontsize=9)
     figure.suptitle(
         "godot-dtls bench ({}): {}, {} cores, {}, Godot {}".format(
             "quick" if results["settings"]["quick"] else "full",
