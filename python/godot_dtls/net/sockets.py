@@ -113,7 +113,7 @@ def wait_fd(sock: Any, for_write: bool, timeout: float | None) -> Error:
             events = poller.poll()
         else:
             # poll() takes a C int of milliseconds: longer waits are capped (24.8 days).
-            events = poller.poll(max(0, int(min(timeout * 1000.0 + 0.999, 2147483647.0))))
+            events = poller.poll(int(max(0.0, min(timeout * 1000.0 + 0.999, 2147483647.0))))
         if not events:
             return Error.ERR_TIMEOUT
         if events[0][1] & (select.POLLERR | select.POLLNVAL):
