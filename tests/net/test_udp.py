@@ -917,3 +917,13 @@ def test_non_blocking_server_peer_still_sends(servers, peers):
     remote.set_blocking_mode(False)  # what DTLSServer does
     assert remote.put_packet(b"ok") == Error.OK
     assert recv_one(client) == b"ok"
+
+
+@pytest.mark.parametrize("timeout", [-1.797e305, -1e300, float("-inf")])
+def test_wait_with_a_huge_negative_timeout_returns_at_once(timeout):
+    peer = PacketPeerUDP()
+    assert peer.bind(0, "127.0.0.1") == Error.OK
+    try:
+        assert peer.wait(timeout) in (Error.ERR_TIMEOUT, Error.ERR_INVALID_PARAMETER)
+    finally:
+        peer.close()
