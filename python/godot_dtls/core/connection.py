@@ -197,7 +197,7 @@ class ConnectionStats:
     """Counters kept by a connection (all cheap integer updates).
 
     A server keeps one per peer, so the counters live in slots: no dictionary per
-    connection (see README, "Benchmark": the memory of a connected peer).
+    connection (see README, "Benchmark", memory per server peer).
     """
 
     __slots__ = _STATS_FIELDS
