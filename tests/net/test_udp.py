@@ -410,6 +410,28 @@ def test_get_packet_returns_datagrams_in_order_and_sets_source(peers):
     assert peer.get_packet_error() == Error.ERR_UNAVAILABLE
 
 
+def test_the_queue_keeps_order_and_sources_when_the_reader_never_empties_it(peers):
+    peer = bound(peers)
+    senders = [connected_to(peers, peer) for _ in range(2)]
+    sent: list[tuple[bytes, int]] = []
+    taken: list[tuple[bytes, int]] = []
+    number = 0
+    for _ in range(5):  # 5 x 100 in, 5 x 80 out: the queue never empties
+        for _ in range(100):
+            sender = senders[number % 2]
+            assert sender.put_packet(b"%d" % number) == Error.OK
+            sent.append((b"%d" % number, sender.get_local_port()))
+            number += 1
+        assert poll_until(until=lambda: peer.get_available_packet_count() == len(sent) - len(taken))
+        for _ in range(80):
+            taken.append((peer.get_packet(), peer.get_packet_port()))
+    while peer.get_available_packet_count() > 0:
+        taken.append((peer.get_packet(), peer.get_packet_port()))
+    assert taken == sent
+    assert peer.get_packet() == b""
+    assert peer.get_packet_error() == Error.ERR_UNAVAILABLE
+
+
 def test_get_packet_ip_and_port_are_empty_before_any_packet(peers):
     peer = bound(peers)
     assert peer.get_packet_ip() == ""

@@ -111,20 +111,36 @@ def test_bench_quick_godot_dtls_pair(tmp_path: Path) -> None:
         assert "matplotlib is not installed" in data["_stdout"]
     memory = data["server_memory"]
     assert memory["peers"] == 20, memory
-    assert set(memory["kib_per_peer"]) == {
-        "rss",
-        "python_small",
-        "python_large",
-        "c_heap",
-        "unaccounted",
-        "tracemalloc_tables",
-    }
-    assert memory["kib_per_peer"]["python_small"] > 0  # every peer holds Python objects
+    assert memory["held_mid_handshake"] == 20, memory
+    assert set(memory["phases"]) == {"handshaking", "connected", "echoed"}
+    for phase, entry in memory["phases"].items():
+        assert entry["peers"] == 20, (phase, entry)
+        assert {
+            "rss",
+            "python_small",
+            "python_large",
+            "c_heap",
+            "unaccounted",
+            "rss_traced",
+        } <= set(entry["kib_per_peer"]), (phase, entry)
+        assert entry["kib_per_peer"]["python_small"] > 0, (phase, entry)  # Python objects
+    assert memory["kib_per_peer"] == memory["phases"]["connected"]["kib_per_peer"]
+    # The server really held every peer mid-handshake, then every one connected.
+    snapshots = memory["snapshots"]
+    for suffix in ("", "_traced"):
+        assert snapshots["handshaking" + suffix]["handshaking"] == 20, snapshots
+        assert snapshots["connected" + suffix]["connected"] == 20, snapshots
+        assert snapshots["echoed" + suffix]["connected"] == 20, snapshots
+    if "rss_after_trim" in snapshots["echoed"]:  # glibc
+        assert "rss_after_trim" in memory["phases"]["echoed"]["kib_per_peer"]
     assert any("godot_dtls/" in line["where"] for line in memory["top_python_lines"])
-    assert "Memory of one connected peer" in data["_stdout"]
+    assert "Memory per peer on the godot-dtls server" in data["_stdout"]
+    assert "mid-handshake" in data["_stdout"] and "after echoes" in data["_stdout"]
     crowd = data["crowd"]
     assert crowd["peers"] == 40 and crowd["connected"] == 40, crowd
     assert crowd["echo_mismatches"] == 0
+    assert crowd["rss_connected_kib"] is not None and "rss_connected_per_peer_kib" in crowd
+    assert "with every handshake done" in data["_stdout"]
     goal = next(goal for goal in data["goals"] if goal["id"] == "crowd_handshakes")
     assert goal["value"] == crowd["handshake_all_s"]
     assert "the goal is for 10,000" in goal["note"]

@@ -25,8 +25,6 @@ own give-up rule never decides how long a handshake may take.
 from __future__ import annotations
 
 import contextlib
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Callable
 
 from OpenSSL import SSL
@@ -42,6 +40,7 @@ from .events import (
     IdleTimedOut,
 )
 from .listener import AcceptedHello, ListenOutcome, drain_bio, listen_once
+from .log import logger
 from .records import (
     ALERT_BAD_RECORD_MAC,
     CONTENT_APPLICATION_DATA,
@@ -83,6 +82,9 @@ DEFAULT_HANDSHAKE_TIMEOUT = 123.0
 #: bound the newest packet is dropped and counted, as a full UDP ring buffer does.
 DEFAULT_MAX_QUEUED_PACKETS = 1024
 DEFAULT_MAX_QUEUED_BYTES = 1024 * 1024
+#: Packets taken from the front of the queue before a reader that never empties it gets
+#: them dropped from the list (the list then shrinks by at least half).
+_COMPACT_AFTER = 64
 
 # SSL_CTX_set_info_callback "where" bits (ssl.h).
 _CB_READ = 0x04
@@ -138,6 +140,19 @@ _FAILURE_REASONS = {
 }
 
 
+_mode_warned = False
+
+
+def _warn_mode_refused() -> None:
+    """Once per process: OpenSSL did not take SSL_MODE_RELEASE_BUFFERS (memory only)."""
+    global _mode_warned
+    _mode_warned = True
+    logger.warning(
+        "OpenSSL refused SSL_MODE_RELEASE_BUFFERS: each connection keeps its record "
+        "buffers (about 33 KiB) for its whole life"
+    )
+
+
 def alert_name(description: int) -> str:
     """The RFC name of a TLS alert description number."""
     return _ALERT_NAMES.get(description, f"alert {description}")
@@ -157,26 +172,64 @@ class InvalidStateError(RuntimeError):
     """An API call that the connection's current state does not allow."""
 
 
-@dataclass
-class ConnectionStats:
-    """Counters kept by a connection (all cheap integer updates)."""
+#: The counters of :class:`ConnectionStats`, in the order ``as_dict()`` lists them.
+_STATS_FIELDS = (
+    "datagrams_received",
+    "bytes_received",
+    "datagrams_sent",
+    "bytes_sent",
+    "datagrams_dropped_oversize",
+    "datagrams_dropped_empty",
+    "datagrams_dropped_stale_hello",
+    "handshake_restarts",
+    "packets_received",
+    "packets_dropped_queue_full",
+    "packets_sent",
+    "retransmissions",
+    "alerts_sent",
+    "alerts_received",
+    "handshake_started_at",
+    "handshake_completed_at",
+)
 
-    datagrams_received: int = 0
-    bytes_received: int = 0
-    datagrams_sent: int = 0
-    bytes_sent: int = 0
-    datagrams_dropped_oversize: int = 0
-    datagrams_dropped_empty: int = 0
-    datagrams_dropped_stale_hello: int = 0
-    handshake_restarts: int = 0
-    packets_received: int = 0
-    packets_dropped_queue_full: int = 0
-    packets_sent: int = 0
-    retransmissions: int = 0
-    alerts_sent: list[str] = field(default_factory=list)
-    alerts_received: list[str] = field(default_factory=list)
-    handshake_started_at: float | None = None
-    handshake_completed_at: float | None = None
+
+class ConnectionStats:
+    """Counters kept by a connection (all cheap integer updates).
+
+    A server keeps one per peer, so the counters live in slots: no dictionary per
+    connection (see README, "Benchmark", memory per server peer).
+    """
+
+    __slots__ = _STATS_FIELDS
+
+    def __init__(self) -> None:
+        self.datagrams_received = 0
+        self.bytes_received = 0
+        self.datagrams_sent = 0
+        self.bytes_sent = 0
+        self.datagrams_dropped_oversize = 0
+        self.datagrams_dropped_empty = 0
+        self.datagrams_dropped_stale_hello = 0
+        self.handshake_restarts = 0
+        self.packets_received = 0
+        self.packets_dropped_queue_full = 0
+        self.packets_sent = 0
+        self.retransmissions = 0
+        self.alerts_sent: list[str] = []
+        self.alerts_received: list[str] = []
+        self.handshake_started_at: float | None = None
+        self.handshake_completed_at: float | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        """Every counter by name; the alert lists are copies."""
+        values = {name: getattr(self, name) for name in self.__slots__}
+        values["alerts_sent"] = list(self.alerts_sent)
+        values["alerts_received"] = list(self.alerts_received)
+        return values
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={value!r}" for name, value in self.as_dict().items())
+        return f"ConnectionStats({fields})"
 
 
 def _ssl_error_text(exc: SSL.Error) -> str:
@@ -211,7 +264,47 @@ class DTLSConnection:
     ``accepted``, ``peer_address`` binds HelloVerifyRequest cookies to the client; a
     ClientHello without a valid cookie is answered statelessly and the connection ends
     with :class:`HelloVerifyRequestSent`.
+
+    A server holds one per peer, so the state lives in slots (no dictionary per
+    connection) and the packet and event queues are plain lists, which cost nothing
+    while empty (an empty ``deque`` holds a 0.5 KiB block).
     """
+
+    __slots__ = (
+        "_awaiting_cookie",
+        "_client_random",
+        "_context",
+        "_cookie_hellos",
+        "_events",
+        "_failure",
+        "_fatal_alert_received",
+        "_handshake_deadline",
+        "_last_heard",
+        "_next_plaintext_sequence",
+        "_outgoing",
+        "_packet_head",
+        "_packets",
+        "_queued_bytes",
+        "_sent_protected",
+        "_session",
+        "_sni",
+        "_ssl",
+        "_started",
+        "_state",
+        "_timer",
+        "_unreadable_finished",
+        "admit_handshake",
+        "handshake_timeout",
+        "idle_timeout",
+        "is_client",
+        "max_queued_bytes",
+        "max_queued_packets",
+        "mtu",
+        "now",
+        "peer_address",
+        "stats",
+        "verifier",
+    )
 
     def __init__(
         self,
@@ -276,9 +369,11 @@ class DTLSConnection:
         self._failure: ConnectionFailed | None = None
         self._fatal_alert_received: str | None = None
         self._outgoing: list[bytes] = []
-        self._packets: deque[bytes] = deque()
+        # Received packets not yet taken: the list from _packet_head on (see next_packet).
+        self._packets: list[bytes] = []
+        self._packet_head = 0
         self._queued_bytes = 0
-        self._events: deque[Event] = deque()
+        self._events: list[Event] = []
         # What a server knows of its own handshake records, to end a handshake whose
         # Finished cannot be decrypted (see _finished_did_not_decrypt).
         self._unreadable_finished = 0
@@ -305,6 +400,12 @@ class DTLSConnection:
         # OP_NO_QUERY_MTU); without an explicit MTU it would cut handshake messages
         # into ~228-byte fragments, which the engine's server refuses for ClientHello.
         connection.set_ciphertext_mtu(self.mtu)
+        # Whatever the context: an idle connection keeps no record buffers (about 33 KiB
+        # per peer). It is safe with DTLS on memory BIOs: OpenSSL frees the read buffer
+        # only once every record in it was handed out, and the write buffer once its
+        # record was written to the BIO, so nothing in flight is lost.
+        if not private.release_buffers(connection) and not _mode_warned:
+            _warn_mode_refused()
         return connection
 
     # ------------------------------------------------------------------ queries
@@ -363,19 +464,29 @@ class DTLSConnection:
 
     def next_packet(self) -> bytes | None:
         """The next application packet received, or None."""
-        if not self._packets:
+        packets = self._packets
+        head = self._packet_head
+        if head >= len(packets):
             return None
-        packet = self._packets.popleft()
+        packet = packets[head]
+        head += 1
+        if head == len(packets):
+            packets.clear()  # the usual case: every packet read; frees the list's array
+            head = 0
+        elif head >= _COMPACT_AFTER and head + head >= len(packets):
+            del packets[:head]  # a reader that never catches up: drop what it took
+            head = 0
+        self._packet_head = head
         self._queued_bytes -= len(packet)
         return packet
 
     def next_event(self) -> Event | None:
         """The next state-change event, or None."""
-        return self._events.popleft() if self._events else None
+        return self._events.pop(0) if self._events else None
 
     def packet_count(self) -> int:
         """Application packets received and not yet taken with :meth:`next_packet`."""
-        return len(self._packets)
+        return len(self._packets) - self._packet_head
 
     # ------------------------------------------------------------------ inputs
 
@@ -703,7 +814,7 @@ class DTLSConnection:
             if data:
                 size = len(data)
                 if (
-                    len(packets) >= self.max_queued_packets
+                    len(packets) - self._packet_head >= self.max_queued_packets
                     or self._queued_bytes + size > self.max_queued_bytes
                 ):
                     stats.packets_dropped_queue_full += 1

@@ -29,6 +29,7 @@ from typing import Tuple
 from OpenSSL import SSL
 
 from . import openssl_private as private
+from .log import logger
 from .records import MAX_PLAINTEXT_SIZE, RECORD_HEADER_SIZE, client_hello_random, pack_datagrams
 
 __all__ = [
@@ -161,6 +162,11 @@ class CookieListener:
             # A memory BIO has no path MTU (the context sets OP_NO_QUERY_MTU): the
             # connection this object becomes needs the MTU set from the start.
             ssl.set_ciphertext_mtu(self.mtu)
+            # DTLSv1_listen's record buffers too are freed after each datagram, whatever
+            # the context (the connection made on this object sets the mode again, and
+            # warns if OpenSSL refuses it).
+            if not private.release_buffers(ssl):
+                logger.debug("the listening OpenSSL object keeps its record buffers")
             self._ssl = ssl
         return ssl
 

@@ -1,13 +1,14 @@
 """Every use of pyOpenSSL's private OpenSSL bindings, in one place, checked at import.
 
 pyOpenSSL wraps most of what DTLS needs, but not the host/IP check parameters
-(``X509_VERIFY_PARAM_set1_host``), the PSK callbacks, ``SSL_session_reused`` or a
-per-connection info callback. Those come from the cffi module pyOpenSSL is built on
-(``OpenSSL._util.lib`` / ``ffi``), which is not a public API: a new pyOpenSSL may drop or
-rename a symbol. So the rest of the package never touches ``_lib``/``_ffi``; it calls the
-small functions below, and this module refuses to import (``ImportError`` naming the
-missing symbols) when a symbol the security checks need is absent, instead of failing
-open later. Functions return OpenSSL's own result so callers can read every return code.
+(``X509_VERIFY_PARAM_set1_host``), the PSK callbacks, ``SSL_session_reused``, a
+per-connection info callback or a connection's mode (``SSL_set_mode``). Those come from
+the cffi module pyOpenSSL is built on (``OpenSSL._util.lib`` / ``ffi``), which is not a
+public API: a new pyOpenSSL may drop or rename a symbol. So the rest of the package never
+touches ``_lib``/``_ffi``; it calls the small functions below, and this module refuses
+to import (``ImportError`` naming the missing symbols) when a symbol the security checks
+need is absent, instead of failing open later. Functions return OpenSSL's own result so
+callers can read every return code.
 """
 
 from __future__ import annotations
@@ -21,15 +22,18 @@ from OpenSSL._util import lib as _lib
 
 __all__ = [
     "CRL_AVAILABILITY_ERRORS",
+    "MODE_RELEASE_BUFFERS",
     "NAME_ERRORS",
     "PYOPENSSL_MINIMUM",
     "c_string",
     "clear_error_queue",
+    "connection_mode",
     "copy_into",
     "detach_info_callback",
     "install_psk_client_callback",
     "install_psk_server_callback",
     "psk_supported",
+    "release_buffers",
     "session_reused",
     "set_expected_host",
     "set_expected_ip",
@@ -56,6 +60,7 @@ _REQUIRED_SYMBOLS = (
     "X509_V_ERR_CRL_NOT_YET_VALID",
     "X509_V_ERR_CRL_HAS_EXPIRED",
 )
+_MODE_SYMBOLS = ("SSL_set_mode", "SSL_clear_mode", "SSL_MODE_RELEASE_BUFFERS")
 _PSK_SYMBOLS = (
     "SSL_CTX_set_psk_client_callback",
     "SSL_CTX_set_psk_server_callback",
@@ -99,6 +104,12 @@ CRL_AVAILABILITY_ERRORS = frozenset(
 )
 
 
+#: ``SSL_MODE_RELEASE_BUFFERS``: a connection frees its record buffers (about 16 KiB each
+#: way) whenever nothing is in flight, instead of keeping them for its whole life.
+MODE_RELEASE_BUFFERS = int(getattr(_lib, "SSL_MODE_RELEASE_BUFFERS", 0x10))
+_HAS_MODE = all(hasattr(_lib, name) for name in _MODE_SYMBOLS)
+
+
 def x509_error_text(errnum: int) -> str:
     """OpenSSL's own text for an ``X509_V_ERR_*`` number (the numbering changed in 3.0)."""
     text = _lib.X509_verify_cert_error_string(errnum)
@@ -135,6 +146,30 @@ def clear_error_queue() -> None:
 def session_reused(connection: SSL.Connection) -> bool:
     """True when the handshake resumed an earlier session."""
     return bool(_lib.SSL_session_reused(connection._ssl))
+
+
+def connection_mode(connection: SSL.Connection) -> int:
+    """The ``SSL_MODE_*`` bits in force on ``connection`` (0 when the bindings lack them).
+
+    ``SSL_clear_mode`` with no bits changes nothing and returns the mode, so this is
+    the ``SSL_get_mode`` that pyOpenSSL's bindings do not declare.
+    """
+    if not _HAS_MODE:
+        return 0
+    return int(_lib.SSL_clear_mode(connection._ssl, 0))
+
+
+def release_buffers(connection: SSL.Connection) -> bool:
+    """Set ``SSL_MODE_RELEASE_BUFFERS`` on ``connection``; True when the mode OpenSSL
+    returns has it.
+
+    OpenSSL hands the mode to each record layer when it makes one, so set before the
+    handshake it reaches the layers the established connection uses.
+    """
+    if not _HAS_MODE:
+        return False
+    mode = int(_lib.SSL_set_mode(connection._ssl, _lib.SSL_MODE_RELEASE_BUFFERS))
+    return bool(mode & MODE_RELEASE_BUFFERS)
 
 
 @_ffi.callback("void (*)(const SSL *, int, int)")

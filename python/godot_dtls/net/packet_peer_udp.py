@@ -39,7 +39,6 @@ import contextlib
 import socket
 import time
 import weakref
-from collections import deque
 from typing import TYPE_CHECKING, Callable
 
 from godot_dtls.api.arguments import (
@@ -85,6 +84,10 @@ from .sockets import (
 
 __all__ = ["PacketPeerUDP"]
 
+#: Datagrams taken from the front of the receive queue before a reader that never
+#: empties it gets them dropped from the lists (which then shrink by at least half).
+_COMPACT_AFTER = 64
+
 
 class PacketPeerUDP(PacketPeer):
     """Godot 4's ``PacketPeerUDP``: a UDP endpoint with a bounded receive queue.
@@ -119,9 +122,12 @@ class PacketPeerUDP(PacketPeer):
         self._dest_sockaddr: SockAddr | None = None
         # Address reported for datagrams read from a connected socket.
         self._conn_addr: SockAddr | None = None
-        # Receive queue: parallel deques avoid a tuple per datagram.
-        self._queue_data: deque[bytes] = deque()
-        self._queue_addr: deque[SockAddr] = deque()
+        # Receive queue: parallel lists (no tuple per datagram) read from _queue_head on.
+        # Lists, not deques: an idle peer's empty list holds nothing, where an empty
+        # deque keeps a 0.5 KiB block (a server has one peer per client).
+        self._queue_data: list[bytes] = []
+        self._queue_addr: list[SockAddr] = []
+        self._queue_head = 0
         self._queue_bytes = 0
         self._queue_capacity = queue_capacity(DEFAULT_QUEUE_SHIFT)
         self._rbuf: bytearray | None = None
@@ -168,14 +174,19 @@ class PacketPeerUDP(PacketPeer):
             self.dropped_datagrams += 1
             return False
         self._queue_data.append(bytes(view[:size]))
-        self._queue_addr.append(addr)
+        # Every datagram of a server-side peer comes from its key: keep that one tuple.
+        self._queue_addr.append(self._server_key or addr)
         self._queue_bytes += cost
         return True
 
-    def _reset_after_close(self) -> None:
+    def _clear_queue(self) -> None:
         self._queue_data.clear()
         self._queue_addr.clear()
+        self._queue_head = 0
         self._queue_bytes = 0
+
+    def _reset_after_close(self) -> None:
+        self._clear_queue()
         self._queue_capacity = queue_capacity(DEFAULT_QUEUE_SHIFT)
         self._connected = False
         self._dest_sockaddr = None
@@ -296,9 +307,7 @@ class PacketPeerUDP(PacketPeer):
         self._dest_sockaddr = addr
         self._conn_addr = addr
         # Flush anything queued before the connection.
-        self._queue_data.clear()
-        self._queue_addr.clear()
-        self._queue_bytes = 0
+        self._clear_queue()
         return Error.OK
 
     def is_socket_connected(self) -> bool:
@@ -426,7 +435,7 @@ class PacketPeerUDP(PacketPeer):
         """
         if self._poll() != Error.OK:
             return -1
-        return len(self._queue_data)
+        return len(self._queue_data) - self._queue_head
 
     def _get_packet(self) -> tuple[bytes, Error]:
         """The next queued datagram and OK, or empty bytes and the error.
@@ -435,7 +444,7 @@ class PacketPeerUDP(PacketPeer):
         is open or the drain hit a receive error, ERR_UNAVAILABLE when the queue is empty.
         """
         err = self._poll()
-        if err == Error.OK and not self._queue_data:
+        if err == Error.OK and self._queue_head >= len(self._queue_data):
             err = Error.ERR_UNAVAILABLE
         if err != Error.OK:
             return b"", err
@@ -449,11 +458,23 @@ class PacketPeerUDP(PacketPeer):
         and then take every datagram (PacketPeerDTLS.poll): one system call per poll
         instead of one per datagram. Packet ip/port and get_packet_error work as usual.
         """
-        if not self._queue_data:
+        queue = self._queue_data
+        head = self._queue_head
+        if head >= len(queue):
             self._last_get_error = Error.ERR_UNAVAILABLE
             return b""
-        data = self._queue_data.popleft()
-        self._packet_addr = self._queue_addr.popleft()
+        data = queue[head]
+        self._packet_addr = self._queue_addr[head]
+        head += 1
+        if head == len(queue):
+            queue.clear()  # the usual case: the queue was drained
+            self._queue_addr.clear()
+            head = 0
+        elif head >= _COMPACT_AFTER and head + head >= len(queue):
+            del queue[:head]  # a reader that never drains it: drop what was taken
+            del self._queue_addr[:head]
+            head = 0
+        self._queue_head = head
         self._queue_bytes -= len(data) + DATAGRAM_OVERHEAD
         self._last_get_error = Error.OK
         return data

@@ -51,7 +51,8 @@ class UDPServer:
     def __init__(self) -> None:
         self._sock: socket.socket | None = None
         self._pending: dict[SockAddr, PacketPeerUDP] = {}
-        self._taken: dict[SockAddr, Any] = {}  # addr -> weakref.ref[PacketPeerUDP]
+        self._taken: dict[SockAddr, Any] = {}  # addr -> weakref.KeyedRef[PacketPeerUDP]
+        self._reaper = _make_reaper(self)
         self._max_pending = 16
         self._rbuf: bytearray | None = None
         self._rview: memoryview | None = None
@@ -178,7 +179,9 @@ class UDPServer:
             return None
         key = next(iter(self._pending))
         peer = self._pending.pop(key)
-        self._taken[key] = weakref.ref(peer, _make_reaper(self, key))
+        # A KeyedRef carries its key, so one callback serves every taken peer (no
+        # closure per peer).
+        self._taken[key] = weakref.KeyedRef(peer, self._reaper, key)
         return peer
 
     @serialised
@@ -277,8 +280,9 @@ class UDPServer:
             pass
 
 
-def _make_reaper(server: UDPServer, key: SockAddr) -> Callable[[Any], None]:
-    """Weakref callback: unregister a taken peer that was garbage collected."""
+def _make_reaper(server: UDPServer) -> Callable[[Any], None]:
+    """Weakref callback for the KeyedRefs of ``server``'s taken peers: unregister a peer
+    that was garbage collected."""
     server_ref = weakref.ref(server)
 
     def _reap(ref: Any) -> None:
@@ -286,6 +290,7 @@ def _make_reaper(server: UDPServer, key: SockAddr) -> Callable[[Any], None]:
         if srv is None:
             return
         with srv._lock:
+            key = ref.key
             if srv._taken.get(key) is ref:
                 del srv._taken[key]
 

@@ -200,6 +200,9 @@ class BareClient:
         self.ssl: SSL.Connection | None = None
         self.state = HANDSHAKING
         self.timeouts = 0
+        #: Reads of the socket that moved the handshake on (the first one answers the
+        #: server's HelloVerifyRequest with the cookie).
+        self.handshake_reads = 0
         self._waiter: _Waiter | None = None
 
     def prepare(self) -> bool:
@@ -268,6 +271,7 @@ class BareClient:
             return self.state
         assert self.ssl is not None
         if self._read_socket():
+            self.handshake_reads += 1
             self._handshake()
         elif self.ssl.DTLSv1_get_timeout() == 0:
             if self.ssl.DTLSv1_handle_timeout():

@@ -46,6 +46,7 @@ from .layer import run_layer_benchmark
 from .measure import (
     Client,
     EchoRun,
+    ManyRun,
     connect,
     run_handshakes,
     run_many,
@@ -53,7 +54,7 @@ from .measure import (
     run_serial,
     summary,
 )
-from .memory import breakdown
+from .memory import breakdown, combine
 from .pki import HOSTNAME, BenchPKI, make_pki
 from .procs import (
     GODOT3_PROJECT,
@@ -161,6 +162,8 @@ class Settings:
     calls: int = 200000
     #: Peers on the godot-dtls server for the per-peer memory breakdown (0: none).
     memory_peers: int = 1000
+    #: Echoes between the "connected" and "echoed" memory snapshots.
+    memory_echo_s: float = 2.0
     #: Peers at once on one godot-dtls server for --crowd (0: not run).
     crowd: int = 0
     crowd_handshake_limit: float = 120.0
@@ -182,6 +185,7 @@ class Settings:
                 layer_repeats=1,
                 calls=20000,
                 memory_peers=20,
+                memory_echo_s=0.5,
             )
         else:
             settings = cls(quick=False)
@@ -661,13 +665,22 @@ def _godot_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int)
 # ------------------------------------------------------------------------ memory, crowd
 
 
-def _snapshot(folder: Path, name: str, base: str, server: BenchProcess) -> dict[str, Any]:
-    """Ask the godot-dtls server for memory snapshot ``name`` (growth listed against
-    ``base``) and wait for it."""
+def _snapshot(
+    folder: Path,
+    name: str,
+    base: str,
+    server: BenchProcess,
+    trim: bool = False,
+    keep: bool = False,
+) -> dict[str, Any]:
+    """Ask the godot-dtls server for memory snapshot ``name`` and wait for it: growth
+    listed against ``base`` (an earlier one taken with ``keep``); ``trim``: also the RSS
+    once glibc gave its free heap back."""
     request = folder / f"{name}.request"
     answer = folder / f"{name}.json"
     partial = folder / f"{name}.partial-request"
-    partial.write_text(base, encoding="utf-8")
+    words = [base or "-"] + (["trim"] if trim else []) + (["keep"] if keep else [])
+    partial.write_text(" ".join(words), encoding="utf-8")
     partial.replace(request)  # whole, or not there yet
     deadline = time.monotonic() + 300.0
     while not answer.exists():
@@ -678,51 +691,84 @@ def _snapshot(folder: Path, name: str, base: str, server: BenchProcess) -> dict[
     return result
 
 
-def _server_memory(ctx: _Context) -> dict[str, Any]:
-    """Per connected peer on a godot-dtls server: RSS, Python heap, C heap (see .memory).
+#: The phases of a server peer the memory breakdown measures, in order: every peer in
+#: the middle of its handshake (the server's first flight sent, the client's keys not
+#: yet received), every handshake done, and after a while of echoes.
+MEMORY_PHASES = ("handshaking", "connected", "echoed")
 
-    tracemalloc runs in that server from its start; its own tables are taken out of the
-    figures. The peers are bare pyOpenSSL clients (the server's peers are the same
-    whatever the client)."""
+
+def _memory_run(ctx: _Context, traced: bool) -> tuple[dict[str, dict[str, Any]], ManyRun]:
+    """One godot-dtls server, ``settings.memory_peers`` bare pyOpenSSL clients (the
+    server's peers are the same whatever the client), a snapshot before they come and at
+    each of :data:`MEMORY_PHASES`: the clients first stop after answering the server's
+    cookie, so that the server holds them all mid-handshake. ``traced``: tracemalloc
+    runs in the server from its start."""
     settings = ctx.settings
     peers = settings.memory_peers
-    ctx.progress.begin(f"memory: {peers} peers on a godot-dtls server (tracemalloc)")
-    folder = ctx.workdir / "snapshots"
+    folder = ctx.workdir / ("snapshots-traced" if traced else "snapshots")
     folder.mkdir(exist_ok=True)
-    server = ctx.start_server(
-        "godot-dtls",
-        max_pending=peers + 16,
-        extra=["--trace-memory", "--snapshot-dir", str(folder)],
-    )
+    extra = ["--snapshot-dir", str(folder)] + (["--trace-memory"] if traced else [])
+    server = ctx.start_server("godot-dtls", max_pending=peers + 16, extra=extra)
     taken: dict[str, dict[str, Any]] = {}
     try:
         port = server.port or 0
         _warm_up(ctx, port)
         time.sleep(0.3)
-        taken["before"] = _snapshot(folder, "before", "", server)
+        taken["before"] = _snapshot(folder, "before", "", server, keep=True)
 
         def on_phase(phase: str) -> None:
-            if phase == "handshakes":
+            if phase == "handshaking":
+                taken["handshaking"] = _snapshot(folder, "handshaking", "before", server)
+            elif phase == "handshakes":
                 taken["connected"] = _snapshot(folder, "connected", "before", server)
+            elif phase == "echo":
+                taken["echoed"] = _snapshot(folder, "echoed", "before", server, trim=True)
 
         run = run_many(
             ctx.client_factory("bare", port),
             peers,
             make_ring(64),
             2 * settings.many_handshake_limit,
-            0.2,
+            settings.memory_echo_s,
             on_phase=on_phase,
+            hold_mid_handshake=True,
         )
     finally:
         _finish(server)
     if "connected" not in taken:
         raise RuntimeError("no memory snapshot with the peers connected")
-    entry = breakdown(taken["before"], taken["connected"])
+    return taken, run
+
+
+def _server_memory(ctx: _Context) -> dict[str, Any]:
+    """Per peer on a godot-dtls server: RSS, C heap, Python heap (see .memory), with every
+    peer mid-handshake, connected, and after echoes.
+
+    Two runs: tracemalloc costs memory of its own (more than its tables, which are taken
+    out), so the RSS and the C heap come from a server without it, and the Python heap
+    (with the source lines that grew most) from one with it. The last snapshot also
+    gives the RSS once glibc returned its free heap (the handshakes' freed buffers)."""
+    peers = ctx.settings.memory_peers
+    ctx.progress.begin(f"memory: {peers} peers on a godot-dtls server (RSS, C heap)")
+    plain, run = _memory_run(ctx, traced=False)
+    ctx.progress.begin(f"memory: {peers} peers on a godot-dtls server (tracemalloc)")
+    traced, _ = _memory_run(ctx, traced=True)
+    phases = {
+        phase: combine(
+            breakdown(plain["before"], plain[phase]), breakdown(traced["before"], traced[phase])
+        )
+        for phase in MEMORY_PHASES
+        if phase in plain and phase in traced
+    }
+    entry: dict[str, Any] = dict(phases["connected"])
     entry["requested"] = peers
-    entry["handshake_all_s_traced"] = run.handshake_s
+    entry["held_mid_handshake"] = run.held
+    entry["handshake_all_s"] = run.handshake_s
+    entry["phases"] = phases
     entry["snapshots"] = {
-        key: {field: value for field, value in snap.items() if field != "top_lines"}
-        for key, snap in taken.items()
+        f"{name}{suffix}": {field: value for field, value in snap.items() if field != "top_lines"}
+        for taken, suffix in ((plain, ""), (traced, "_traced"))
+        for name, snap in taken.items()
     }
     return entry
 
@@ -740,6 +786,11 @@ def _crowd(ctx: _Context) -> dict[str, Any]:
         time.sleep(0.3)
         before = rss_kib(server.pid)
         drops = udp_rcvbuf_errors()
+        at_phase: dict[str, int | None] = {}
+
+        def on_phase(phase: str) -> None:
+            at_phase[phase] = sampler.sample()
+
         with RssSampler(server.pid) as sampler:
             run = run_many(
                 ctx.client_factory("bare", port),
@@ -747,8 +798,9 @@ def _crowd(ctx: _Context) -> dict[str, Any]:
                 make_ring(64),
                 settings.crowd_handshake_limit,
                 settings.many_echo_s,
-                on_phase=lambda _phase: sampler.sample(),
+                on_phase=on_phase,
             )
+        connected_kib = at_phase.get("handshakes")
         entry = _many_entry(
             peers,
             before,
@@ -764,6 +816,14 @@ def _crowd(ctx: _Context) -> dict[str, Any]:
             echo_mismatches=run.echo_mismatches,
             client_retransmissions=run.retransmissions,
             udp_rcvbuf_drops=_delta(drops, udp_rcvbuf_errors()),
+        )
+        # The RSS when every handshake had ended (the peak above may come later, from
+        # the echoes' buffers).
+        entry["rss_connected_kib"] = connected_kib
+        entry["rss_connected_per_peer_kib"] = (
+            (connected_kib - before) / peers
+            if connected_kib is not None and before is not None and peers
+            else None
         )
     finally:
         result = _finish(server)
@@ -791,7 +851,7 @@ def _steps_per_pair(settings: Settings, spec: PairSpec) -> int:
 def _total_steps(settings: Settings) -> int:
     steps = 1 + sum(_steps_per_pair(settings, PAIRS[number]) for number in settings.pairs)
     steps += len(settings.sizes) * len(settings.layer_windows)
-    return steps + (1 if settings.memory_peers else 0) + (1 if settings.crowd else 0)
+    return steps + (2 if settings.memory_peers else 0) + (1 if settings.crowd else 0)
 
 
 def _raise_fd_limit(wanted: int) -> None:

@@ -140,6 +140,8 @@ class ManyRun:
     echo_mismatches: int = 0
     echo_elapsed_s: float = 0.0
     retransmissions: int = 0
+    #: Clients held mid-handshake (``hold_mid_handshake``), their server flight unread.
+    held: int = 0
 
     @property
     def echo_pps(self) -> float:
@@ -302,6 +304,50 @@ class _Poller:
             self._epoll.close()
 
 
+def _hold_mid_handshake(
+    clients: Sequence[Any], waiting: set[int], poller: _Poller, deadline: float
+) -> int:
+    """Drive the clients in ``waiting`` until each has answered the server's
+    HelloVerifyRequest (its ClientHello with the cookie went out), then wait until the
+    server's first flight is waiting, unread, on each socket: the server then holds every
+    peer in the middle of its handshake. Returns how many are held so.
+
+    Needs clients that count their ``handshake_reads`` (:class:`~.clients.BareClient`).
+    """
+    perf_counter = time.perf_counter
+    index = {clients[i].fileno(): i for i in waiting}
+    answering = set(waiting)
+    next_sweep = perf_counter() + 0.1
+    while answering and perf_counter() < deadline:
+        ready = poller.ready(min(HANDSHAKE_POLL, max(deadline - perf_counter(), 0.0)))
+        sweep = perf_counter() >= next_sweep
+        if sweep:
+            next_sweep = perf_counter() + 0.1
+        for i in list(answering) if sweep else [index[fd] for fd in ready if fd in index]:
+            if i not in answering:
+                continue
+            client = clients[i]
+            if client.service() != HANDSHAKING:
+                answering.discard(i)
+                waiting.discard(i)
+                poller.unregister(client.fileno())
+            elif client.handshake_reads:
+                answering.discard(i)
+                poller.unregister(client.fileno())  # its socket now stays unread
+    held = waiting - answering
+    flights = select.poll()
+    for i in held:
+        flights.register(clients[i].fileno(), select.POLLIN)
+    arrived: set[int] = set()
+    while len(arrived) < len(held) and perf_counter() < deadline:
+        for fd, _ in flights.poll(int(HANDSHAKE_POLL * 1000)):
+            arrived.add(fd)
+            flights.unregister(fd)
+    for i in held:
+        poller.register(clients[i].fileno())
+    return len(arrived)
+
+
 def run_many(
     factory: Callable[[], Client],
     peers: int,
@@ -309,8 +355,16 @@ def run_many(
     handshake_limit: float,
     echo_duration: float,
     on_phase: Callable[[str], None] | None = None,
+    hold_mid_handshake: bool = False,
 ) -> ManyRun:
-    """``peers`` clients started at once; every handshake, then echoes for a while."""
+    """``peers`` clients started at once; every handshake, then echoes for a while.
+
+    ``on_phase`` is called with "handshakes" once every handshake has ended and "echo"
+    after the echoes. ``hold_mid_handshake``: first every client stops after answering
+    the server's cookie, until the server's first flight waits on its socket; then
+    ``on_phase("handshaking")`` runs (the server holds every peer mid-handshake) and the
+    handshakes go on, timed from there.
+    """
     run = ManyRun(peers=peers)
     clients = [factory() for _ in range(peers)]
     states = [HANDSHAKING if client.prepare() else FAILED for client in clients]
@@ -329,6 +383,12 @@ def run_many(
                     states[i] = FAILED
         waiting = {i for i, state in enumerate(states) if state == HANDSHAKING}
         deadline = start + handshake_limit
+        if hold_mid_handshake:
+            run.held = _hold_mid_handshake(clients, waiting, poller, deadline)
+            if on_phase is not None:
+                on_phase("handshaking")
+            start = perf_counter()
+            deadline = start + handshake_limit
         next_sweep = start + 0.1
         finished = start
 

@@ -11,9 +11,11 @@ is readable (at most 50 ms, for the handshake timers). Its own process gives the
 benchmark a clean ``VmRSS`` and keeps its CPU off the clients' clock.
 
 Memory (:mod:`.memory`): with ``--snapshot-dir DIR``, a file ``DIR/<name>.request`` asks
-for a snapshot, answered in ``DIR/<name>.json`` (the request may name an earlier snapshot
-to list the Python allocations that grew since); ``--trace-memory`` runs tracemalloc from
-the start, for the Python heap by source line.
+for a snapshot of the live (handshaking or connected) peers, answered in
+``DIR/<name>.json``; the request may name an earlier snapshot to list the Python
+allocations that grew since (if that one was asked with ``keep``), followed by ``trim``
+to also measure the RSS once glibc gave its free heap back. ``--trace-memory`` runs
+tracemalloc from the start, for the Python heap by source line.
 
 Output: ``READY <port>``, then ``RESULT {json}`` when the duration ends, the stop file
 appears or SIGTERM arrives.
@@ -88,10 +90,23 @@ class _Snapshots:
             return
         for request in sorted(self.folder.glob("*.request")):
             name = request.stem
-            base = request.read_text(encoding="utf-8").strip()
-            connected = sum(1 for peer in server.peers if peer.get_status() is Status.CONNECTED)
-            entry, traced = snapshot(connected, self._taken.get(base))
-            self._taken[name] = traced
+            # "<earlier snapshot to compare with> [trim] [keep]"
+            base, *options = request.read_text(encoding="utf-8").split() or [""]
+            statuses = [peer.get_status() for peer in server.peers]
+            connected = statuses.count(Status.CONNECTED)
+            handshaking = statuses.count(Status.HANDSHAKING)
+            entry, traced = snapshot(
+                connected + handshaking,
+                self._taken.get(base),
+                trim="trim" in options,
+                connected=connected,
+                handshaking=handshaking,
+            )
+            if "keep" in options:
+                # Only a snapshot later ones compare with stays: each holds every trace,
+                # which would count in the next snapshot's RSS.
+                self._taken[name] = traced
+            del traced
             answer = self.folder / f"{name}.json"
             partial = answer.with_suffix(".partial")
             partial.write_text(json.dumps(entry), encoding="utf-8")

@@ -502,30 +502,55 @@ def _format_calls(pairs: dict[str, Any]) -> list[str]:
     return lines
 
 
+#: The memory breakdown's rows: key in ``kib_per_peer``, label.
+_MEMORY_ROWS = (
+    ("rss", "resident (RSS)"),
+    ("c_heap", "C heap (malloc in use: OpenSSL, cffi)"),
+    ("python_small", "Python objects (pymalloc)"),
+    ("python_large", "Python's large blocks (malloc)"),
+    ("unaccounted", "RSS less allocated"),
+)
+_MEMORY_COLUMNS = (
+    ("handshaking", "mid-handshake"),
+    ("connected", "connected"),
+    ("echoed", "after echoes"),
+)
+
+
 def _format_memory(memory: Any) -> list[str]:
     if not isinstance(memory, dict):
         return []
     if "error" in memory:
         return ["", f"Server memory per peer: not measured ({memory['error'].splitlines()[0]})"]
-    per_peer = memory.get("kib_per_peer") or {}
+    phases = memory.get("phases") or {"connected": {"kib_per_peer": memory.get("kib_per_peer")}}
+    columns = [(key, label) for key, label in _MEMORY_COLUMNS if key in phases]
 
-    def kib(key: str) -> str:
-        value = per_peer.get(key)
+    def kib(phase: str, key: str) -> str:
+        value = (phases[phase].get("kib_per_peer") or {}).get(key)
         return "-" if value is None else f"{value:.1f}"
 
     lines = [
         "",
-        f"Memory of one connected peer on the godot-dtls server ({memory.get('peers')} peers,"
-        " tracemalloc on, its own tables taken out), KiB per peer:",
-        f"  resident (RSS) {kib('rss')}; allocated: C heap {kib('c_heap')} (malloc in use"
-        f" apart from Python's: OpenSSL, cffi), Python objects {kib('python_small')}"
-        f" (pymalloc), Python's large blocks {kib('python_large')} (malloc)",
-        f"  RSS less allocated: {kib('unaccounted')} (below 0: allocated but never touched,"
-        " so never resident, e.g. record buffers)",
+        f"Memory per peer on the godot-dtls server ({memory.get('peers')} peers; RSS and C heap"
+        " from a server without tracemalloc, Python's heap from one with it), KiB per peer:",
+        "  " + " " * 40 + "".join(f"{label:>15}" for _, label in columns),
     ]
+    for key, label in _MEMORY_ROWS:
+        lines.append(f"  {label:<40}" + "".join(f"{kib(phase, key):>15}" for phase, _ in columns))
+    lines.append(
+        "  (RSS less allocated below 0: allocated but never touched, so never resident;"
+        " mid-handshake: the server's first flight sent, the client's keys not yet in)"
+    )
+    trimmed = ((phases.get("echoed") or {}).get("kib_per_peer") or {}).get("rss_after_trim")
+    if trimmed is not None:
+        lines.append(
+            f"  after echoes, once glibc gave its free heap back (malloc_trim): RSS"
+            f" {trimmed:.1f} (the rest of the difference is freed handshake memory glibc"
+            " keeps for reuse, held by no peer)"
+        )
     top = memory.get("top_python_lines") or []
     if top:
-        lines.append("  Python allocations that grew most, KiB per peer:")
+        lines.append("  Python allocations that grew most (connected), KiB per peer:")
         lines.extend(
             f"    {line['kib_per_peer']:>6.2f}  {line['where']}"
             for line in top[:8]
@@ -547,7 +572,8 @@ def _format_crowd(crowd: Any) -> list[str]:
         f" clients): {crowd.get('connected')} connected, all handshakes in"
         f" {_number(crowd.get('handshake_all_s'), 's')} s, echo"
         f" {_number(crowd.get('echo_pps'), 'pps')} pkt/s, server RSS per peer"
-        f" {_number(per_peer, 'kib')} KiB",
+        f" {_number(crowd.get('rss_connected_per_peer_kib'), 'kib')} KiB with every"
+        f" handshake done ({_number(per_peer, 'kib')} KiB at the peak)",
         f"  server CPU {_number(_get(crowd, 'server_result', 'cpu_s'), 's')} s in"
         f" {_number((_get(crowd, 'server_result', 'elapsed_ms') or 0) / 1000.0, 's')} s;"
         f" UDP rcvbuf drops {_number(crowd.get('udp_rcvbuf_drops'), 'count')}, client"
