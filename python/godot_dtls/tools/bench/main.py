@@ -504,6 +504,11 @@ def _python_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int
 # ------------------------------------------------------------------------ Godot client
 
 
+def _connect_args(ctx: _Context, port: int | None) -> dict[str, object]:
+    """Where the GDScript client connects and what it trusts: the same in every mode."""
+    return {"host": HOST, "port": port, "hostname": HOSTNAME, "ca": ctx.pki.ca_path}
+
+
 def _gdscript_client_command(
     ctx: _Context, spec: PairSpec, mode: str, args: dict[str, object]
 ) -> list[str]:
@@ -529,10 +534,7 @@ def _godot_perf(ctx: _Context, spec: PairSpec, pair: dict[str, Any]) -> None:
             spec,
             "perf",
             {
-                "host": HOST,
-                "port": server.port,
-                "hostname": HOSTNAME,
-                "ca": ctx.pki.ca_path,
+                **_connect_args(ctx, server.port),
                 "handshakes": settings.handshakes,
                 "sizes": list(settings.sizes),
                 "serial_s": settings.serial_s,
@@ -621,10 +623,7 @@ def _godot_many(ctx: _Context, spec: PairSpec, pair: dict[str, Any], peers: int)
             "bench_client.gd",
             {
                 "mode": "many",
-                "host": HOST,
-                "port": port,
-                "hostname": HOSTNAME,
-                "ca": ctx.pki.ca_path,
+                **_connect_args(ctx, port),
                 "peers": peers,
                 "echo_s": settings.many_echo_s,
                 "handshake_s": settings.many_handshake_limit,
@@ -1040,10 +1039,7 @@ def _profile_in_engine(
             spec,
             "perf",
             {
-                "host": HOST,
-                "port": server.port,
-                "hostname": HOSTNAME,
-                "ca": ctx.pki.ca_path,
+                **_connect_args(ctx, server.port),
                 "handshakes": 0,
                 "sizes": 64,
                 "serial_s": 0.1,
