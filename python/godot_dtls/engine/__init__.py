@@ -29,7 +29,13 @@ from .options import (
 )
 from .runtime import ArgumentError, EngineVariants, Runtime, forward_library_logs
 from .transport import EngineTransport
-from .versions import MINIMUM_GODOT, UnsupportedRuntime, check_godot, godot_version
+from .versions import (
+    MINIMUM_GODOT,
+    UnsupportedRuntime,
+    check_godot,
+    check_runtime,
+    godot_version,
+)
 
 __all__ = [
     "CLIENT_MODE_KEYS",
@@ -49,6 +55,7 @@ __all__ = [
     "ServerCore",
     "UnsupportedRuntime",
     "check_godot",
+    "check_runtime",
     "client_options",
     "forward_library_logs",
     "godot_version",

@@ -7,7 +7,7 @@ facades fall back to the engine's classes and say why), never in a half-working 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Iterable
 
 from .runtime import Runtime
 
@@ -43,3 +43,22 @@ def check_godot(info: Any, runtime: Runtime, minimum: tuple[int, int] = MINIMUM_
             f"{'.'.join(map(str, found))}: the Python backend stays off and the facades use "
             "the engine's DTLS classes"
         )
+
+
+def check_runtime(
+    runtime: Runtime,
+    version_info: Callable[[], Any],
+    requirements: Iterable[tuple[bool, str]] = (),
+) -> None:
+    """Refuse to load where the adapters cannot run: each unmet ``(present, message)``
+    requirement of the runtime build, then the Godot version (:func:`check_godot`). The
+    reason goes to the engine's error log, then :class:`UnsupportedRuntime` is raised so
+    the adapter registers nothing."""
+    try:
+        for present, message in requirements:
+            if not present:
+                raise UnsupportedRuntime(message)
+        check_godot(version_info(), runtime)
+    except UnsupportedRuntime as exc:
+        runtime.log_error(f"{exc}.")
+        raise

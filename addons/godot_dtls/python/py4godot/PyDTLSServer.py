@@ -31,20 +31,17 @@ RUNTIME = engine.Runtime(
 )
 
 
-def _check_runtime() -> None:
-    try:
-        if not hasattr(PackedByteArray, "get_memory_view"):
-            raise engine.UnsupportedRuntime(
-                "godot-dtls needs py4godot 4.5-alpha8 or newer (PackedByteArray."
-                "get_memory_view); this release lacks it: the Python backend stays off"
-            )
-        engine.check_godot(Engine.instance().get_version_info(), RUNTIME)
-    except engine.UnsupportedRuntime as exc:
-        push_error(f"{exc}.")
-        raise
-
-
-_check_runtime()
+engine.check_runtime(
+    RUNTIME,
+    lambda: Engine.instance().get_version_info(),
+    [
+        (
+            hasattr(PackedByteArray, "get_memory_view"),
+            "godot-dtls needs py4godot 4.5-alpha8 or newer (PackedByteArray."
+            "get_memory_view); this release lacks it: the Python backend stays off",
+        )
+    ],
+)
 engine.forward_library_logs(RUNTIME)
 
 
